@@ -1,0 +1,112 @@
+//! The backfill: `cf_sync_users()`, `cf_sync_organizations()`, `cf_sync_memberships()`,
+//! `cf_sync_all()`. Each makes the whole cf_ table equal to the projection of its legacy table,
+//! set-based, in the caller's transaction, with the mirror statement of `mirror.rs`.
+
+use crate::errors::fail;
+use crate::mapping::{entity, Entity, ENTITY_NAMES};
+use crate::mirror::{statement, Counts, Scope};
+use crate::{catalog, state, triggers};
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+
+/// Runs one mirror statement and reads its `(inserted, updated, deleted)` row.
+pub fn execute(sql: &str, args: &[DatumWithOid]) -> Counts {
+    Spi::connect_mut(|client| {
+        let row = client.update(sql, None, args).unwrap_or_else(|e| panic!("{e}"));
+        let (i, u, d) = row.first().get_three::<i64, i64, i64>().unwrap_or_else(|e| panic!("{e}"));
+        Counts { inserted: i.unwrap_or(0), updated: u.unwrap_or(0), deleted: d.unwrap_or(0) }
+    })
+}
+
+/// Makes the cf_ table of `e` equal to its projection. Two passes:
+/// 1. removal: lock the cf_ rows that have no live legacy row (`FOR UPDATE`), then delete those
+///    that still have none in a fresh snapshot, so that a row brought back to life by a concurrent
+///    writer, whose trigger waited on that lock, is not removed on the strength of an old snapshot;
+/// 2. copy: insert or update every row that differs, locking its legacy rows `FOR SHARE`.
+pub fn reconcile(e: &Entity) -> Counts {
+    let stale_sql = format!(
+        "SELECT pg_catalog.array_agg(s.id) FROM (SELECT c.id FROM {cf} c WHERE NOT EXISTS \
+         (SELECT 1 FROM {from} WHERE {live} AND {join}) FOR UPDATE OF c) s",
+        cf = e.cf_table(),
+        from = e.from(false),
+        live = e.live(),
+        join = e.key_join("c"),
+    );
+    let stale: Option<Vec<pgrx::Uuid>> = Spi::get_one(&stale_sql).unwrap_or_else(|err| panic!("{err}"));
+    let mut counts = Counts::default();
+    if let Some(ids) = stale {
+        counts.add(execute(&statement(e, Scope::CfIds), &[ids.into()]));
+    }
+    counts.add(execute(&statement(e, Scope::All), &[]));
+    counts
+}
+
+/// The backfill of one entity, with its checks, its NOTICEs and its record in sync_runs.
+fn backfill(name: &str) -> Counts {
+    let e = entity(name, &state::cf_schema()).expect("known entity");
+    catalog::check_entity(&e);
+    for parent in &e.parents {
+        if !state::is_backfilled(parent.entity) {
+            fail(
+                &format!("coreforge_sync: {} cannot be synced before {}", e.name, parent.entity),
+                Some("A membership needs its user and its organization in CoreForge."),
+                Some("Run SELECT cf_sync_users(); and SELECT cf_sync_organizations(); first, or SELECT * FROM cf_sync_all();"),
+            );
+        }
+    }
+    if !triggers::sync_enabled(&e) {
+        notice!(
+            "coreforge_sync: sync is not enabled on {}: writes made after this backfill will not reach {} (run SELECT cf_enable_sync(); before backfilling)",
+            e.primary.display(),
+            e.cf_display()
+        );
+    }
+    let started = now();
+    let counts = reconcile(&e);
+    state::record_run(e.name, started, counts);
+    state::mark_backfilled(e.name);
+    counts
+}
+
+fn now() -> TimestampWithTimeZone {
+    Spi::get_one("SELECT pg_catalog.clock_timestamp()").ok().flatten().expect("clock_timestamp")
+}
+
+/// Backfills cf_users from users; returns the number of cf_users rows written (inserted, updated
+/// or deleted). A second run over unchanged data writes nothing.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_sync_users() -> i64 {
+    backfill("users").written()
+}
+
+/// Backfills cf_organizations from tenants; returns the number of rows written.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_sync_organizations() -> i64 {
+    backfill("organizations").written()
+}
+
+/// Backfills cf_memberships from tenant_members; returns the number of rows written.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_sync_memberships() -> i64 {
+    backfill("memberships").written()
+}
+
+/// Backfills all three entities in dependency order; one row per entity.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_sync_all() -> TableIterator<
+    'static,
+    (name!(entity, String), name!(inserted, i64), name!(updated, i64), name!(deleted, i64)),
+> {
+    let rows: Vec<_> = ENTITY_NAMES
+        .iter()
+        .map(|n| {
+            let c = backfill(n);
+            (n.to_string(), c.inserted, c.updated, c.deleted)
+        })
+        .collect();
+    TableIterator::new(rows)
+}

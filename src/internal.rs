@@ -1,0 +1,37 @@
+//! Helpers the generated SQL calls, in the schema `coreforge_sync` (not meant for users).
+
+#[pgrx::pg_schema]
+mod coreforge_sync {
+    use crate::errors::fail_with;
+    use pgrx::prelude::*;
+    use sha1::{Digest, Sha1};
+
+    /// The RFC 4122 version-5 UUID of `name` under `namespace`, as uuid-ossp's
+    /// `uuid_generate_v5(namespace, name)` computes it. Memberships get their ids from it.
+    #[pg_extern(immutable, parallel_safe)]
+    fn uuid_v5(namespace: pgrx::Uuid, name: &str) -> pgrx::Uuid {
+        let mut hasher = Sha1::new();
+        hasher.update(namespace.as_bytes());
+        hasher.update(name.as_bytes());
+        let digest = hasher.finalize();
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&digest[..16]);
+        b[6] = (b[6] & 0x0f) | 0x50;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        pgrx::Uuid::from_bytes(b)
+    }
+
+    /// Raises the error of a legacy row that cannot be mirrored into CoreForge.
+    /// Called by the mirror statement only for such rows; never returns.
+    #[pg_extern(volatile)]
+    fn reject(entity: &str, key: &str, reason: &str) -> bool {
+        fail_with(
+            PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
+            &format!("coreforge_sync: cannot mirror {entity} row {key}: {reason}"),
+            None,
+            Some(&format!(
+                "Fix the legacy row (or soft-delete it). SELECT * FROM cf_missing('{entity}') lists every row that cannot be migrated."
+            )),
+        )
+    }
+}

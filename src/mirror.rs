@@ -1,0 +1,232 @@
+//! The mirror statement: one SQL statement that makes the cf_ rows of a scope equal to the
+//! projection of their legacy rows. The backfill runs it over every row, the triggers run it
+//! over the keys a statement touched. Both go through [`statement`], so they cannot drift apart.
+//!
+//! Correctness against concurrent writers (see README "How a write is never lost"):
+//! - a row is copied only when it differs from its cf_ row, and the legacy rows it is computed
+//!   from (the row and, for a membership, its user and tenant) are locked `FOR SHARE` in the same
+//!   statement: a concurrent writer of those rows is ordered before or after the copy, and
+//!   READ COMMITTED re-reads the newest version after waiting, so a stale copy is never written;
+//! - the upsert's `ON CONFLICT ... DO UPDATE ... WHERE <differs>` absorbs a row inserted at the same
+//!   moment by another session, and leaves `updated_at` alone when nothing changed;
+//! - removals of users and organizations remove their memberships in the same statement
+//!   (the cf_ foreign keys are NO ACTION), and a user or organization that comes back to life
+//!   brings its live memberships back.
+
+use crate::mapping::{dependents, Entity};
+use crate::sql::{ident, literal};
+
+/// Which rows a mirror statement covers.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Scope {
+    /// Every legacy row: the backfill's copy pass (inserts and updates only).
+    All,
+    /// The cf_ rows whose ids are in `$1 uuid[]`: the backfill's removal pass (deletes only).
+    CfIds,
+    /// The keys one statement touched, read from its transition tables
+    /// `coreforge_old` / `coreforge_new` (inserts, updates and deletes).
+    Statement { old: bool, new: bool },
+}
+
+pub const OLD_TABLE: &str = "coreforge_old";
+pub const NEW_TABLE: &str = "coreforge_new";
+
+/// Builds the mirror statement of `e` over `scope`. It returns one row:
+/// `(inserted bigint, updated bigint, deleted bigint)` for the entity itself.
+pub fn statement(e: &Entity, scope: Scope) -> String {
+    let mut ctes: Vec<String> = Vec::new();
+    let alias = e.primary.alias;
+    let legacy_keys = e.key.iter().map(|k| ident(k.legacy)).collect::<Vec<_>>().join(", ");
+
+    let (legacy_filter, cf_filter, copy, remove) = match scope {
+        Scope::All => ("true".to_string(), String::new(), true, false),
+        Scope::CfIds => (String::new(), "c.id = ANY($1::uuid[])".to_string(), false, true),
+        Scope::Statement { old, new } => {
+            let tables: Vec<&str> = [(old, OLD_TABLE), (new, NEW_TABLE)]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, t)| *t)
+                .collect();
+            let selects: Vec<String> =
+                tables.iter().map(|t| format!("SELECT {legacy_keys} FROM {t}")).collect();
+            ctes.push(format!("touched AS ({})", selects.join(" UNION ")));
+            (
+                format!("({}) IN (SELECT {legacy_keys} FROM touched)", e.legacy_key(alias)),
+                format!("({}) IN (SELECT {legacy_keys} FROM touched)", e.cf_key("c")),
+                true,
+                true,
+            )
+        }
+    };
+    apply(&mut ctes, e, "e", &legacy_filter, &cf_filter, copy, remove);
+
+    // Users and organizations carry their memberships: those of a removed row go first
+    // (NO ACTION foreign keys), those of a row that came back to life come back.
+    let deps = dependents(e.name, &e.cf_schema);
+    if remove && !deps.is_empty() {
+        let mut scope_parts = vec!["SELECT id FROM e_gone".to_string()];
+        if let Scope::Statement { old, new } = scope {
+            ctes.push(format!("live_changed AS ({})", live_changed(e, old, new)));
+            scope_parts.push("SELECT id FROM live_changed".into());
+        }
+        ctes.push(format!("dep_scope AS ({})", scope_parts.join(" UNION ")));
+        for (i, d) in deps.iter().enumerate() {
+            let parent = d.parent(e.name).expect("dependent has parent");
+            let legacy_filter =
+                format!("{}.{} IN (SELECT id FROM dep_scope)", d.primary.alias, ident(parent.fk.legacy));
+            let cf_filter = format!("c.{} IN (SELECT id FROM dep_scope)", ident(parent.fk.cf));
+            let copy = matches!(scope, Scope::Statement { .. });
+            apply(&mut ctes, d, &format!("d{i}"), &legacy_filter, &cf_filter, copy, true);
+        }
+    }
+
+    let count = |cte: &str, filter: &str, present: bool| {
+        if present {
+            format!("(SELECT pg_catalog.count(*) FROM {cte} WHERE {filter})")
+        } else {
+            "0::bigint".into()
+        }
+    };
+    format!(
+        "WITH {} SELECT {} AS inserted, {} AS updated, {} AS deleted",
+        ctes.join(",\n"),
+        count("e_up", "inserted", copy),
+        count("e_up", "NOT inserted", copy),
+        count("e_gone", "true", remove),
+    )
+}
+
+/// Keys whose liveness a statement changed: the symmetric difference of the live keys before
+/// and after (an insert of a live row, a soft delete, an undelete, a delete of a live row).
+fn live_changed(e: &Entity, old: bool, new: bool) -> String {
+    let key = ident(e.key[0].legacy);
+    let live = |t: &str| format!("SELECT {key} AS id FROM {t} x WHERE {}", e.primary.live("x"));
+    match (old, new) {
+        (true, true) => format!(
+            "({n} EXCEPT {o}) UNION ({o} EXCEPT {n})",
+            n = live(NEW_TABLE),
+            o = live(OLD_TABLE)
+        ),
+        (false, true) => live(NEW_TABLE),
+        (true, false) => live(OLD_TABLE),
+        (false, false) => "SELECT NULL::uuid AS id WHERE false".into(),
+    }
+}
+
+/// Appends the CTEs `{p}_src`, `{p}_up` (when `copy`) and `{p}_gone` (when `remove`) that mirror
+/// entity `e` for the legacy rows matching `legacy_filter` and the cf_ rows matching `cf_filter`.
+fn apply(
+    ctes: &mut Vec<String>,
+    e: &Entity,
+    p: &str,
+    legacy_filter: &str,
+    cf_filter: &str,
+    copy: bool,
+    remove: bool,
+) {
+    let cf = e.cf_table();
+    if remove {
+        ctes.push(format!(
+            "{p}_gone AS (DELETE FROM {cf} c WHERE {cf_filter} AND NOT EXISTS \
+             (SELECT 1 FROM {from} WHERE {live} AND {join}) RETURNING c.id)",
+            from = e.from(false),
+            live = e.live(),
+            join = e.key_join("c"),
+        ));
+    }
+    if !copy {
+        return;
+    }
+    let a = e.primary.alias;
+    let mut out_cols: Vec<String> =
+        e.key.iter().map(|k| format!("{a}.{} AS {}", ident(k.legacy), ident(k.cf))).collect();
+    out_cols.extend(e.columns.iter().chain(&e.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))));
+    let problem = e.problem();
+    let reject = format!(
+        "CASE WHEN {problem} IS NULL THEN true ELSE coreforge_sync.reject({}, {}, {problem}) END",
+        literal(e.name),
+        e.key_text(a, true),
+    );
+    ctes.push(format!(
+        "{p}_src AS (SELECT {cols} FROM {from} LEFT JOIN {cf} c ON {join} \
+         WHERE {live} AND {legacy_filter} AND (c.{k0} IS NULL OR {cf_row} IS DISTINCT FROM {legacy_row}) \
+         AND {guard} AND {reject} FOR SHARE OF {locks})",
+        cols = out_cols.join(", "),
+        from = e.from(false),
+        join = e.key_join("c"),
+        live = e.live(),
+        k0 = ident(e.key[0].cf),
+        cf_row = e.cf_row("c"),
+        legacy_row = e.legacy_row(),
+        guard = parents_guard(e),
+        locks = e.lock_aliases(),
+    ));
+
+    let written: Vec<&str> =
+        e.key.iter().map(|k| k.cf).chain(e.columns.iter().chain(&e.insert_only).map(|c| c.cf)).collect();
+    let written_list = written.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+    let updates: Vec<String> = e
+        .columns
+        .iter()
+        .map(|c| format!("{0} = EXCLUDED.{0}", ident(c.cf)))
+        .chain(std::iter::once("updated_at = EXCLUDED.updated_at".to_string()))
+        .collect();
+    ctes.push(format!(
+        "{p}_up AS (INSERT INTO {cf} AS c ({written_list}, updated_at) \
+         SELECT {written_list}, pg_catalog.now() FROM {p}_src \
+         ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {cf_row} IS DISTINCT FROM {excluded_row} \
+         RETURNING (c.xmax::text = '0') AS inserted)",
+        keys = e.key.iter().map(|k| ident(k.cf)).collect::<Vec<_>>().join(", "),
+        updates = updates.join(", "),
+        cf_row = e.cf_row("c"),
+        excluded_row = e.cf_row("EXCLUDED"),
+    ));
+}
+
+/// A membership whose user or organization is not in CoreForge yet is left for the backfill
+/// until both parents have been backfilled; from then on a missing parent is an error
+/// (the foreign key names it).
+fn parents_guard(e: &Entity) -> String {
+    if e.parents.is_empty() {
+        return "true".into();
+    }
+    let names: Vec<String> = e.parents.iter().map(|p| literal(p.entity)).collect();
+    let exists: Vec<String> = e
+        .parents
+        .iter()
+        .map(|p| {
+            format!(
+                "EXISTS (SELECT 1 FROM {} x WHERE x.id = {}.{})",
+                e.cf_table_of(p.cf_table),
+                e.primary.alias,
+                ident(p.fk.legacy)
+            )
+        })
+        .collect();
+    format!(
+        "((SELECT pg_catalog.count(*) FROM coreforge_sync.entity_state s \
+           WHERE s.entity IN ({}) AND s.backfilled_at IS NOT NULL) = {} OR ({}))",
+        names.join(", "),
+        e.parents.len(),
+        exists.join(" AND ")
+    )
+}
+
+/// The counts one mirror statement reports.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct Counts {
+    pub inserted: i64,
+    pub updated: i64,
+    pub deleted: i64,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: Counts) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.deleted += o.deleted;
+    }
+    pub fn written(&self) -> i64 {
+        self.inserted + self.updated + self.deleted
+    }
+}

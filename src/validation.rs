@@ -1,0 +1,263 @@
+//! Proof of the result: `cf_validation_report()`, `cf_missing()`, `cf_mismatches()`,
+//! `cf_extra()`. Each diffs the entity's projection (`mapping.rs`) against its cf_ table, so the
+//! validation checks exactly what the backfill and the triggers write.
+
+use crate::errors::require_entity;
+use crate::mapping::{entity, Entity, ENTITY_NAMES};
+use crate::sql::{ident, literal};
+use crate::{catalog, state};
+use pgrx::prelude::*;
+
+fn checked_entity(name: Option<&str>) -> Entity {
+    let name = require_entity(name);
+    let e = entity(name, &state::cf_schema()).expect("known entity");
+    catalog::check_entity(&e);
+    e
+}
+
+/// `c.id = p.id` over the cf_ key column names.
+fn cf_key_join(e: &Entity, a: &str, b: &str) -> String {
+    e.key.iter().map(|k| format!("{a}.{0} = {b}.{0}", ident(k.cf))).collect::<Vec<_>>().join(" AND ")
+}
+
+/// Every parent row of a legacy row exists (a membership's user and tenant).
+fn parents_present(e: &Entity) -> String {
+    let mut parts: Vec<String> =
+        e.parents.iter().map(|p| format!("{}.{} IS NOT NULL", p.source.alias, ident(p.legacy_id))).collect();
+    parts.push("true".into());
+    parts.join(" AND ")
+}
+
+type ReportRow = (String, String, Option<i64>, Option<i64>, i64, String, String);
+
+fn report_rows(e: &Entity) -> Vec<ReportRow> {
+    let k0 = ident(e.key[0].cf);
+    let diff_sql = format!(
+        "SELECT pg_catalog.count(p.{k0}), pg_catalog.count(c.{k0}), \
+           pg_catalog.count(*) FILTER (WHERE c.{k0} IS NULL AND p.problem IS NULL), \
+           pg_catalog.count(*) FILTER (WHERE p.{k0} IS NULL), \
+           pg_catalog.count(*) FILTER (WHERE p.{k0} IS NOT NULL AND c.{k0} IS NOT NULL AND {cf} IS DISTINCT FROM {proj}), \
+           pg_catalog.count(*) FILTER (WHERE p.problem IS NOT NULL) \
+         FROM ({projection}) p FULL JOIN {table} c ON {join}",
+        cf = e.cf_row("c"),
+        proj = e.cf_row("p"),
+        projection = e.projection("true"),
+        table = e.cf_table(),
+        join = cf_key_join(e, "c", "p"),
+    );
+    let legacy_sql = format!(
+        "SELECT pg_catalog.count(*), \
+           pg_catalog.count(*) FILTER (WHERE {present} AND NOT ({live})), \
+           pg_catalog.count(*) FILTER (WHERE NOT ({present})) \
+         FROM {from}",
+        present = parents_present(e),
+        live = e.live(),
+        from = e.from(true),
+    );
+    let (legacy, cf, missing, extra, mismatched, invalid) = Spi::connect(|client| {
+        let t = client.select(diff_sql.as_str(), Some(1), &[]).unwrap_or_else(|err| panic!("{err}"));
+        let r = t.first();
+        let g = |i| r.get::<i64>(i).unwrap_or_else(|err| panic!("{err}")).unwrap_or(0);
+        (g(1), g(2), g(3), g(4), g(5), g(6))
+    });
+    let (total, excluded, orphaned) = Spi::connect(|client| {
+        let t = client.select(legacy_sql.as_str(), Some(1), &[]).unwrap_or_else(|err| panic!("{err}"));
+        let r = t.first();
+        let g = |i| r.get::<i64>(i).unwrap_or_else(|err| panic!("{err}")).unwrap_or(0);
+        (g(1), g(2), g(3))
+    });
+
+    let n = e.name;
+    let status = |bad: bool| if bad { "fail" } else { "ok" }.to_string();
+    let row = |check: &str, l: Option<i64>, c: Option<i64>, d: i64, s: String, detail: String| {
+        (n.to_string(), check.to_string(), l, c, d, s, detail)
+    };
+    let mut rows = vec![
+        row("row_count", Some(legacy), Some(cf), (legacy - cf).abs(), status(legacy != cf),
+            format!("live legacy rows vs {} rows", e.cf_name)),
+        row("missing", Some(legacy), Some(cf), missing, status(missing > 0),
+            format!("no CoreForge row: SELECT * FROM cf_missing('{n}')")),
+        row("extra", Some(legacy), Some(cf), extra, status(extra > 0),
+            format!("no live legacy row: SELECT * FROM cf_extra('{n}')")),
+        row("mismatched", Some(legacy), Some(cf), mismatched, status(mismatched > 0),
+            format!("fields differ: SELECT * FROM cf_mismatches('{n}')")),
+        row("invalid", Some(legacy), None, invalid, status(invalid > 0),
+            format!("cannot be mirrored: SELECT * FROM cf_missing('{n}')")),
+        row("excluded", Some(total), None, excluded, status(false),
+            if e.parents.is_empty() { "soft-deleted, not migrated".into() }
+            else { "row, user or organization soft-deleted, not migrated".into() }),
+    ];
+    if !e.parents.is_empty() {
+        rows.push(row("orphaned", Some(total), None, orphaned, status(orphaned > 0),
+            format!("user or organization does not exist: SELECT * FROM cf_missing('{n}')")));
+    }
+    rows
+}
+
+/// One row per entity and check; `status` is 'ok' or 'fail'. Excluded rows are information.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_validation_report() -> TableIterator<
+    'static,
+    (
+        name!(entity, String),
+        name!(check_name, String),
+        name!(legacy_count, Option<i64>),
+        name!(coreforge_count, Option<i64>),
+        name!(discrepancies, i64),
+        name!(status, String),
+        name!(detail, String),
+    ),
+> {
+    let schema = state::cf_schema();
+    let entities: Vec<Entity> = ENTITY_NAMES.iter().map(|n| entity(n, &schema).expect("known")).collect();
+    entities.iter().for_each(catalog::check_entity);
+    TableIterator::new(entities.iter().flat_map(report_rows).collect::<Vec<_>>())
+}
+
+/// Orphans: legacy rows whose user or tenant row does not exist, with the reason.
+fn orphan_reason(e: &Entity) -> String {
+    let whens: Vec<String> = e
+        .parents
+        .iter()
+        .map(|p| {
+            format!(
+                "WHEN {a}.{id} IS NULL THEN {msg} || {m}.{fk}::text || ' does not exist'",
+                a = p.source.alias,
+                id = ident(p.legacy_id),
+                msg = literal(&format!("legacy {} row ", p.source.name)),
+                m = e.primary.alias,
+                fk = ident(p.fk.legacy),
+            )
+        })
+        .collect();
+    format!("CASE {} END", whens.join(" "))
+}
+
+/// Legacy rows that should be in CoreForge and are not: no cf_ row yet, cannot be mirrored
+/// (the reason says why), or (memberships) pointing at a user or tenant that does not exist.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_missing(
+    entity: Option<&str>,
+) -> TableIterator<'static, (name!(key, String), name!(label, Option<String>), name!(reason, String))> {
+    let e = checked_entity(entity);
+    let mut sql = format!(
+        "SELECT {key}, p.label, COALESCE(p.problem, 'no CoreForge row') \
+         FROM ({projection}) p LEFT JOIN {table} c ON {join} \
+         WHERE c.{k0} IS NULL OR p.problem IS NOT NULL",
+        key = e.key_text("p", false),
+        projection = e.projection("true"),
+        table = e.cf_table(),
+        join = cf_key_join(&e, "c", "p"),
+        k0 = ident(e.key[0].cf),
+    );
+    if !e.parents.is_empty() {
+        sql.push_str(&format!(
+            " UNION ALL SELECT {key}, NULL, {reason} FROM {from} WHERE NOT ({present})",
+            key = e.key_text(e.primary.alias, true),
+            reason = orphan_reason(&e),
+            from = e.from(true),
+            present = parents_present(&e),
+        ));
+    }
+    sql.push_str(" ORDER BY 1");
+    let rows = Spi::connect(|client| {
+        client
+            .select(sql.as_str(), None, &[])
+            .unwrap_or_else(|err| panic!("{err}"))
+            .map(|r| {
+                (
+                    r.get::<String>(1).ok().flatten().unwrap_or_default(),
+                    r.get::<String>(2).ok().flatten(),
+                    r.get::<String>(3).ok().flatten().unwrap_or_default(),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    TableIterator::new(rows)
+}
+
+/// Field by field differences between the projection and the cf_ rows of the same key.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_mismatches(
+    entity: Option<&str>,
+) -> TableIterator<
+    'static,
+    (
+        name!(key, String),
+        name!(column_name, String),
+        name!(legacy_value, Option<String>),
+        name!(coreforge_value, Option<String>),
+    ),
+> {
+    let e = checked_entity(entity);
+    let values: Vec<String> = e
+        .columns
+        .iter()
+        .map(|c| {
+            let col = ident(c.cf);
+            format!("({}, p.{col}::text, c.{col}::text, p.{col} IS DISTINCT FROM c.{col})", literal(c.cf))
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {key}, v.col, v.legacy_value, v.cf_value \
+         FROM ({projection}) p JOIN {table} c ON {join} \
+         CROSS JOIN LATERAL (VALUES {values}) v(col, legacy_value, cf_value, differs) \
+         WHERE v.differs ORDER BY 1, 2",
+        key = e.key_text("p", false),
+        projection = e.projection("true"),
+        table = e.cf_table(),
+        join = cf_key_join(&e, "c", "p"),
+        values = values.join(", "),
+    );
+    let rows = Spi::connect(|client| {
+        client
+            .select(sql.as_str(), None, &[])
+            .unwrap_or_else(|err| panic!("{err}"))
+            .map(|r| {
+                (
+                    r.get::<String>(1).ok().flatten().unwrap_or_default(),
+                    r.get::<String>(2).ok().flatten().unwrap_or_default(),
+                    r.get::<String>(3).ok().flatten(),
+                    r.get::<String>(4).ok().flatten(),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    TableIterator::new(rows)
+}
+
+/// CoreForge rows with no live legacy row (a sync would remove them), and why.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_extra(entity: Option<&str>) -> TableIterator<'static, (name!(key, String), name!(reason, String))> {
+    let e = checked_entity(entity);
+    let a = e.primary.alias;
+    let sql = format!(
+        "SELECT {key}, CASE WHEN EXISTS (SELECT 1 FROM {legacy} {a} WHERE {legacy_join}) \
+           THEN 'legacy row not live (soft-deleted, or its user or tenant is)' ELSE 'no legacy row' END \
+         FROM {table} c WHERE NOT EXISTS (SELECT 1 FROM {from} WHERE {live} AND {join}) ORDER BY 1",
+        key = e.key_text("c", false),
+        legacy = e.primary.table(),
+        legacy_join = e.key_join("c"),
+        table = e.cf_table(),
+        from = e.from(false),
+        live = e.live(),
+        join = e.key_join("c"),
+    );
+    let rows = Spi::connect(|client| {
+        client
+            .select(sql.as_str(), None, &[])
+            .unwrap_or_else(|err| panic!("{err}"))
+            .map(|r| {
+                (
+                    r.get::<String>(1).ok().flatten().unwrap_or_default(),
+                    r.get::<String>(2).ok().flatten().unwrap_or_default(),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    TableIterator::new(rows)
+}
