@@ -160,14 +160,24 @@ impl Entity {
             .join(" AND ")
     }
 
-    /// The key as text, for messages: `id=...` or `user_id=..., tenant_id=...`.
-    pub fn key_text(&self, alias: &str, legacy_names: bool) -> String {
+    /// A legacy row's key as text, for messages: `id=...` or `user_id=..., tenant_id=...`.
+    /// `projected` when `alias` is a projection row, whose columns carry the cf_ names.
+    pub fn legacy_key_text(&self, alias: &str, projected: bool) -> String {
+        self.key_text(alias, |k| (k.legacy, if projected { k.cf } else { k.legacy }))
+    }
+
+    /// A cf_ row's key as text: `id=...` or `user_id=..., organization_id=...`.
+    pub fn cf_key_text(&self, alias: &str) -> String {
+        self.key_text(alias, |k| (k.cf, k.cf))
+    }
+
+    fn key_text(&self, alias: &str, names: impl Fn(&KeyCol) -> (&'static str, &'static str)) -> String {
         let parts: Vec<String> = self
             .key
             .iter()
             .map(|k| {
-                let col = if legacy_names { k.legacy } else { k.cf };
-                format!("{}||{alias}.{}::text", literal(&format!("{col}=")), ident(col))
+                let (label, col) = names(k);
+                format!("{}||{alias}.{}::text", literal(&format!("{label}=")), ident(col))
             })
             .collect();
         parts.join("||', '||")

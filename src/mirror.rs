@@ -145,7 +145,7 @@ fn apply(
     let reject = format!(
         "CASE WHEN {problem} IS NULL THEN true ELSE coreforge_sync.reject({}, {}, {problem}) END",
         literal(e.name),
-        e.key_text(a, true),
+        e.legacy_key_text(a, false),
     );
     ctes.push(format!(
         "{p}_src AS (SELECT {cols} FROM {from} LEFT JOIN {cf} c ON {join} \

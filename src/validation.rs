@@ -146,7 +146,7 @@ fn cf_missing(
         "SELECT {key}, p.label, COALESCE(p.problem, 'no CoreForge row') \
          FROM ({projection}) p LEFT JOIN {table} c ON {join} \
          WHERE c.{k0} IS NULL OR p.problem IS NOT NULL",
-        key = e.key_text("p", false),
+        key = e.legacy_key_text("p", true),
         projection = e.projection("true"),
         table = e.cf_table(),
         join = cf_key_join(&e, "c", "p"),
@@ -155,7 +155,7 @@ fn cf_missing(
     if !e.parents.is_empty() {
         sql.push_str(&format!(
             " UNION ALL SELECT {key}, NULL, {reason} FROM {from} WHERE NOT ({present})",
-            key = e.key_text(e.primary.alias, true),
+            key = e.legacy_key_text(e.primary.alias, false),
             reason = orphan_reason(&e),
             from = e.from(true),
             present = parents_present(&e),
@@ -206,7 +206,7 @@ fn cf_mismatches(
          FROM ({projection}) p JOIN {table} c ON {join} \
          CROSS JOIN LATERAL (VALUES {values}) v(col, legacy_value, cf_value, differs) \
          WHERE v.differs ORDER BY 1, 2",
-        key = e.key_text("p", false),
+        key = e.legacy_key_text("p", true),
         projection = e.projection("true"),
         table = e.cf_table(),
         join = cf_key_join(&e, "c", "p"),
@@ -239,7 +239,7 @@ fn cf_extra(entity: Option<&str>) -> TableIterator<'static, (name!(key, String),
         "SELECT {key}, CASE WHEN EXISTS (SELECT 1 FROM {legacy} {a} WHERE {legacy_join}) \
            THEN 'legacy row not live (soft-deleted, or its user or tenant is)' ELSE 'no legacy row' END \
          FROM {table} c WHERE NOT EXISTS (SELECT 1 FROM {from} WHERE {live} AND {join}) ORDER BY 1",
-        key = e.key_text("c", false),
+        key = e.cf_key_text("c"),
         legacy = e.primary.table(),
         legacy_join = e.key_join("c"),
         table = e.cf_table(),
