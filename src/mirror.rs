@@ -49,12 +49,21 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
                 .collect();
             let selects: Vec<String> =
                 tables.iter().map(|t| format!("SELECT {legacy_keys} FROM {t}")).collect();
-            ctes.push(format!("touched AS ({})", selects.join(" UNION ")));
+            ctes.push(format!("touched AS ({})", selects.join(" UNION ALL ")));
+            // Only a key the statement deleted, soft-deleted or renamed can lose its cf_ row.
+            if old {
+                let still_live = if new {
+                    format!(" EXCEPT SELECT {legacy_keys} FROM {NEW_TABLE} x WHERE {}", e.primary.live("x"))
+                } else {
+                    String::new()
+                };
+                ctes.push(format!("gone_candidates AS (SELECT {legacy_keys} FROM {OLD_TABLE}{still_live})"));
+            }
             (
                 format!("({}) IN (SELECT {legacy_keys} FROM touched)", e.legacy_key(alias)),
-                format!("({}) IN (SELECT {legacy_keys} FROM touched)", e.cf_key("c")),
+                format!("({}) IN (SELECT {legacy_keys} FROM gone_candidates)", e.cf_key("c")),
                 true,
-                true,
+                old,
             )
         }
     };
@@ -63,13 +72,17 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
     // Users and organizations carry their memberships: those of a removed row go first
     // (NO ACTION foreign keys), those of a row that came back to life come back.
     let deps = dependents(e.name, &e.cf_schema);
-    if remove && !deps.is_empty() {
-        let mut scope_parts = vec!["SELECT id FROM e_gone".to_string()];
+    let cascade = remove || matches!(scope, Scope::Statement { .. });
+    if cascade && !deps.is_empty() {
+        let mut scope_parts = Vec::new();
+        if remove {
+            scope_parts.push("SELECT id FROM e_gone".to_string());
+        }
         if let Scope::Statement { old, new } = scope {
             ctes.push(format!("live_changed AS ({})", live_changed(e, old, new)));
             scope_parts.push("SELECT id FROM live_changed".into());
         }
-        ctes.push(format!("dep_scope AS ({})", scope_parts.join(" UNION ")));
+        ctes.push(format!("dep_scope AS ({})", scope_parts.join(" UNION ALL ")));
         for (i, d) in deps.iter().enumerate() {
             let parent = d.parent(e.name).expect("dependent has parent");
             let legacy_filter =
@@ -147,10 +160,12 @@ fn apply(
         literal(e.name),
         e.legacy_key_text(a, false),
     );
+    // The reject check sits in the select list: it runs only for rows about to be written, and
+    // leaves the planner's row estimates alone.
     ctes.push(format!(
-        "{p}_src AS (SELECT {cols} FROM {from} LEFT JOIN {cf} c ON {join} \
+        "{p}_src AS MATERIALIZED (SELECT {cols}, {reject} AS checked FROM {from} LEFT JOIN {cf} c ON {join} \
          WHERE {live} AND {legacy_filter} AND (c.{k0} IS NULL OR {cf_row} IS DISTINCT FROM {legacy_row}) \
-         AND {guard} AND {reject} FOR SHARE OF {locks})",
+         AND {guard} FOR SHARE OF {locks})",
         cols = out_cols.join(", "),
         from = e.from(false),
         join = e.key_join("c"),
