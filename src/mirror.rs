@@ -23,9 +23,10 @@ pub enum Scope {
     All,
     /// The cf_ rows whose ids are in `$1 uuid[]`: the backfill's removal pass (deletes only).
     CfIds,
-    /// The keys one statement touched, read from its transition tables
-    /// `coreforge_old` / `coreforge_new` (inserts, updates and deletes).
-    Statement { old: bool, new: bool },
+    /// The keys one statement touched, read from its transition tables `coreforge_old` /
+    /// `coreforge_new`. `remove`: some key may lose its cf_ row (see [`probe`]); `cascade`: the
+    /// dependents (memberships) of keys whose liveness changed, or that were removed, follow.
+    Statement { old: bool, new: bool, remove: bool, cascade: bool },
 }
 
 pub const OLD_TABLE: &str = "coreforge_old";
@@ -41,7 +42,7 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
     let (legacy_filter, cf_filter, copy, remove) = match scope {
         Scope::All => ("true".to_string(), String::new(), true, false),
         Scope::CfIds => (String::new(), "c.id = ANY($1::uuid[])".to_string(), false, true),
-        Scope::Statement { old, new } => {
+        Scope::Statement { old, new, remove, .. } => {
             let tables: Vec<&str> = [(old, OLD_TABLE), (new, NEW_TABLE)]
                 .iter()
                 .filter(|(on, _)| *on)
@@ -50,20 +51,14 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
             let selects: Vec<String> =
                 tables.iter().map(|t| format!("SELECT {legacy_keys} FROM {t}")).collect();
             ctes.push(format!("touched AS ({})", selects.join(" UNION ALL ")));
-            // Only a key the statement deleted, soft-deleted or renamed can lose its cf_ row.
-            if old {
-                let still_live = if new {
-                    format!(" EXCEPT SELECT {legacy_keys} FROM {NEW_TABLE} x WHERE {}", e.primary.live("x"))
-                } else {
-                    String::new()
-                };
-                ctes.push(format!("gone_candidates AS (SELECT {legacy_keys} FROM {OLD_TABLE}{still_live})"));
+            if remove {
+                ctes.push(format!("gone_candidates AS ({})", gone_candidates(e, old, new)));
             }
             (
                 format!("({}) IN (SELECT {legacy_keys} FROM touched)", e.legacy_key(alias)),
                 format!("({}) IN (SELECT {legacy_keys} FROM gone_candidates)", e.cf_key("c")),
                 true,
-                old,
+                remove,
             )
         }
     };
@@ -72,13 +67,17 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
     // Users and organizations carry their memberships: those of a removed row go first
     // (NO ACTION foreign keys), those of a row that came back to life come back.
     let deps = dependents(e.name, &e.cf_schema);
-    let cascade = remove || matches!(scope, Scope::Statement { .. });
+    let cascade = match scope {
+        Scope::All => false,
+        Scope::CfIds => true,
+        Scope::Statement { cascade, .. } => cascade,
+    };
     if cascade && !deps.is_empty() {
         let mut scope_parts = Vec::new();
         if remove {
             scope_parts.push("SELECT id FROM e_gone".to_string());
         }
-        if let Scope::Statement { old, new } = scope {
+        if let Scope::Statement { old, new, .. } = scope {
             ctes.push(format!("live_changed AS ({})", live_changed(e, old, new)));
             scope_parts.push("SELECT id FROM live_changed".into());
         }
@@ -107,6 +106,32 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
         count("e_up", "NOT inserted", copy),
         count("e_gone", "true", remove),
     )
+}
+
+/// Keys that may lose their cf_ row: deleted, soft-deleted, or given another key by the statement.
+fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
+    let keys = e.key.iter().map(|k| ident(k.legacy)).collect::<Vec<_>>().join(", ");
+    match (old, new) {
+        (false, _) => format!("SELECT {keys} FROM {NEW_TABLE} WHERE false"),
+        (true, false) => format!("SELECT {keys} FROM {OLD_TABLE}"),
+        (true, true) => format!(
+            "SELECT {keys} FROM {OLD_TABLE} EXCEPT SELECT {keys} FROM {NEW_TABLE} x WHERE {}",
+            e.primary.live("x")
+        ),
+    }
+}
+
+/// The trigger's first, tiny query over the transition tables alone: `(remove, cascade)` for
+/// [`Scope::Statement`]. Most statements (an update that deletes nothing and changes no row's
+/// liveness) then run a mirror statement without the removal and cascade parts.
+pub fn probe(e: &Entity, old: bool, new: bool) -> String {
+    let remove = if old { format!("EXISTS ({})", gone_candidates(e, old, new)) } else { "false".into() };
+    let changed = if dependents(e.name, &e.cf_schema).is_empty() {
+        "false".to_string()
+    } else {
+        format!("EXISTS ({})", live_changed(e, old, new))
+    };
+    format!("SELECT {remove} AS remove, ({remove}) OR {changed} AS cascade")
 }
 
 /// Keys whose liveness a statement changed: the symmetric difference of the live keys before

@@ -6,7 +6,7 @@
 //! the number of rows, with a plan kept for the backend's lifetime for ordinary statements.
 
 use crate::mapping::{entity, Entity, ENTITY_NAMES};
-use crate::mirror::{statement, Scope, NEW_TABLE, OLD_TABLE};
+use crate::mirror::{probe, statement, Scope, NEW_TABLE, OLD_TABLE};
 use crate::{backfill, catalog, state};
 use pgrx::prelude::*;
 use pgrx::spi::OwnedPreparedStatement;
@@ -25,9 +25,42 @@ const TRIGGERS: [(&str, &str, bool, bool); 4] = [
     ("coreforge_sync_truncate", "TRUNCATE", false, false),
 ];
 
+/// A kept plan: which statement, for which entity and cf_ schema.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    schema: String,
+    entity: &'static str,
+    plan: Plan,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Plan {
+    Probe { old: bool, new: bool },
+    Mirror(Scope),
+}
+
 thread_local! {
-    static PLANS: RefCell<HashMap<(String, &'static str, Scope), OwnedPreparedStatement>> =
-        RefCell::new(HashMap::new());
+    static PLANS: RefCell<HashMap<Key, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+}
+
+/// Runs `run` with the backend's kept plan for `key`, preparing it from `sql()` the first time.
+fn with_plan<R>(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    key: Key,
+    sql: impl FnOnce() -> String,
+    run: impl FnOnce(&mut pgrx::spi::SpiClient<'_>, &OwnedPreparedStatement) -> R,
+) -> R {
+    PLANS.with(|plans| {
+        let mut plans = plans.borrow_mut();
+        if !plans.contains_key(&key) {
+            let plan = client
+                .prepare_mut(sql().as_str(), &[])
+                .unwrap_or_else(|err| panic!("{err}"))
+                .keep();
+            plans.insert(key.clone(), plan);
+        }
+        run(client, &plans[&key])
+    })
 }
 
 /// Whether all four sync triggers are on the legacy table of `e` and enabled.
@@ -131,14 +164,14 @@ fn mirror_trigger<'a>(
         error!("coreforge_sync.mirror_trigger: unknown entity \"{name}\"");
     };
     let td = trigger.trigger_data();
-    let scope = match trigger.op()? {
+    let (old, new) = match trigger.op()? {
         PgTriggerOperation::Truncate => {
             backfill::reconcile(&e);
             return Ok(None);
         }
-        PgTriggerOperation::Insert => Scope::Statement { old: false, new: true },
-        PgTriggerOperation::Update => Scope::Statement { old: true, new: true },
-        PgTriggerOperation::Delete => Scope::Statement { old: true, new: false },
+        PgTriggerOperation::Insert => (false, true),
+        PgTriggerOperation::Update => (true, true),
+        PgTriggerOperation::Delete => (true, false),
     };
     let table = if td.tg_newtable.is_null() { td.tg_oldtable } else { td.tg_newtable };
     // SAFETY: the transition table of the firing statement, valid for this call.
@@ -150,21 +183,20 @@ fn mirror_trigger<'a>(
         // SAFETY: td is the TriggerData of this call; registering exposes its transition tables
         // to the statements of this SPI connection under their REFERENCING names.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
+        let probe_key = Key { schema: e.cf_schema.clone(), entity: e.name, plan: Plan::Probe { old, new } };
+        let (remove, cascade) = with_plan(client, probe_key, || probe(&e, old, new), |client, plan| {
+            let row = client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
+            let (r, c) = row.first().get_two::<bool, bool>().unwrap_or_else(|err| panic!("{err}"));
+            (r.unwrap_or(true), c.unwrap_or(true))
+        });
+        let scope = Scope::Statement { old, new, remove, cascade };
         if rows > KEPT_PLAN_MAX_ROWS {
             client.update(statement(&e, scope).as_str(), None, &[]).unwrap_or_else(|err| panic!("{err}"));
             return;
         }
-        PLANS.with(|plans| {
-            let mut plans = plans.borrow_mut();
-            let key = (e.cf_schema.clone(), e.name, scope);
-            if !plans.contains_key(&key) {
-                let plan = client
-                    .prepare_mut(statement(&e, scope).as_str(), &[])
-                    .unwrap_or_else(|err| panic!("{err}"))
-                    .keep();
-                plans.insert(key.clone(), plan);
-            }
-            client.update(&plans[&key], None, &[]).unwrap_or_else(|err| panic!("{err}"));
+        let key = Key { schema: e.cf_schema.clone(), entity: e.name, plan: Plan::Mirror(scope) };
+        with_plan(client, key, || statement(&e, scope), |client, plan| {
+            client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
         });
     });
     Ok(None)
