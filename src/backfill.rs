@@ -4,7 +4,7 @@
 
 use crate::errors::fail;
 use crate::mapping::{entity, Entity, ENTITY_NAMES};
-use crate::mirror::{statement, Counts, Scope};
+use crate::mirror::{statement, Counts, Scope, FIRST_BACKFILL_LOCK};
 use crate::{catalog, state, triggers};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -60,6 +60,11 @@ fn backfill(name: &str) -> Counts {
             e.primary.display(),
             e.cf_display()
         );
+    }
+    if !e.parents.is_empty() {
+        // Wait for every transaction whose trigger left a membership for this backfill.
+        Spi::run(&format!("SELECT pg_catalog.pg_advisory_xact_lock({FIRST_BACKFILL_LOCK})"))
+            .unwrap_or_else(|err| panic!("{err}"));
     }
     let started = now();
     let counts = reconcile(&e);

@@ -62,7 +62,8 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
             )
         }
     };
-    apply(&mut ctes, e, "e", &legacy_filter, &cf_filter, copy, remove);
+    let trigger = matches!(scope, Scope::Statement { .. });
+    apply(&mut ctes, e, "e", &legacy_filter, &cf_filter, copy, remove, trigger);
 
     // Users and organizations carry their memberships: those of a removed row go first
     // (NO ACTION foreign keys), those of a row that came back to life come back.
@@ -87,8 +88,7 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
             let legacy_filter =
                 format!("{}.{} IN (SELECT id FROM dep_scope)", d.primary.alias, ident(parent.fk.legacy));
             let cf_filter = format!("c.{} IN (SELECT id FROM dep_scope)", ident(parent.fk.cf));
-            let copy = matches!(scope, Scope::Statement { .. });
-            apply(&mut ctes, d, &format!("d{i}"), &legacy_filter, &cf_filter, copy, true);
+            apply(&mut ctes, d, &format!("d{i}"), &legacy_filter, &cf_filter, trigger, true, trigger);
         }
     }
 
@@ -122,16 +122,19 @@ fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
 }
 
 /// The trigger's first, tiny query over the transition tables alone: `(remove, cascade)` for
-/// [`Scope::Statement`]. Most statements (an update that deletes nothing and changes no row's
+/// [`Scope::Statement`], and whether the memberships it may write have their parents backfilled. Most statements (an update that deletes nothing and changes no row's
 /// liveness) then run a mirror statement without the removal and cascade parts.
 pub fn probe(e: &Entity, old: bool, new: bool) -> String {
     let remove = if old { format!("EXISTS ({})", gone_candidates(e, old, new)) } else { "false".into() };
-    let changed = if dependents(e.name, &e.cf_schema).is_empty() {
-        "false".to_string()
-    } else {
-        format!("EXISTS ({})", live_changed(e, old, new))
-    };
-    format!("SELECT {remove} AS remove, ({remove}) OR {changed} AS cascade")
+    let deps = dependents(e.name, &e.cf_schema);
+    let changed =
+        if deps.is_empty() { "false".to_string() } else { format!("EXISTS ({})", live_changed(e, old, new)) };
+    // Memberships written by this statement, directly or by cascade, may wait for their parents.
+    let settled = deps.iter().chain(std::iter::once(e)).map(parents_backfilled).collect::<Vec<_>>();
+    format!(
+        "SELECT {remove} AS remove, ({remove}) OR {changed} AS cascade, {} AS parents_backfilled",
+        settled.join(" AND ")
+    )
 }
 
 /// Keys whose liveness a statement changed: the symmetric difference of the live keys before
@@ -161,7 +164,13 @@ fn apply(
     cf_filter: &str,
     copy: bool,
     remove: bool,
+    lock_dead_rows: bool,
 ) {
+    // A trigger (`lock_dead_rows`) locks the rows a copy depends on before it decides their
+    // liveness (see below). The backfill copies only rows live in its snapshot: a row made live
+    // by a concurrent writer is that writer's trigger's to mirror, and locking every dead row
+    // would stall the writers for the whole backfill.
+    let live_in_snapshot = if lock_dead_rows { String::new() } else { format!(" AND {}", e.live()) };
     let cf = e.cf_table();
     if remove {
         ctes.push(format!(
@@ -176,25 +185,39 @@ fn apply(
         return;
     }
     let a = e.primary.alias;
-    let mut out_cols: Vec<String> =
+    let names: Vec<String> = e
+        .key
+        .iter()
+        .map(|k| ident(k.cf))
+        .chain(e.columns.iter().chain(&e.insert_only).map(|c| ident(c.cf)))
+        .collect();
+    let mut exprs: Vec<String> =
         e.key.iter().map(|k| format!("{a}.{} AS {}", ident(k.legacy), ident(k.cf))).collect();
-    out_cols.extend(e.columns.iter().chain(&e.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))));
-    let problem = e.problem();
+    exprs.extend(e.columns.iter().chain(&e.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))));
     let reject = format!(
-        "CASE WHEN {problem} IS NULL THEN true ELSE coreforge_sync.reject({}, {}, {problem}) END",
+        "CASE WHEN x.problem IS NULL THEN true ELSE coreforge_sync.reject({}, {}, x.problem) END",
         literal(e.name),
-        e.legacy_key_text(a, false),
+        e.legacy_key_text("x", true),
     );
-    // The reject check sits in the select list: it runs only for rows about to be written, and
-    // leaves the planner's row estimates alone.
+    // Lock first, then decide liveness: the rows a copy depends on (the row, and a membership's
+    // user and tenant) are locked whether live or not, and `live` is computed from the versions
+    // the lock returns. Otherwise two writers could each miss the other's uncommitted change
+    // (an undelete of a user racing an undelete of its tenant would mirror neither membership).
+    // The reject check sits in the outer select list: it runs only for rows about to be written,
+    // and leaves the planner's row estimates alone.
+    // (A materialized CTE is a fence: the planner may not push `live` below the lock.)
     ctes.push(format!(
-        "{p}_src AS MATERIALIZED (SELECT {cols}, {reject} AS checked FROM {from} LEFT JOIN {cf} c ON {join} \
-         WHERE {live} AND {legacy_filter} AND (c.{k0} IS NULL OR {cf_row} IS DISTINCT FROM {legacy_row}) \
-         AND {guard} FOR SHARE OF {locks})",
-        cols = out_cols.join(", "),
+        "{p}_locked AS MATERIALIZED (SELECT {exprs}, {live} AS live, {problem} AS problem \
+         FROM {from} LEFT JOIN {cf} c ON {join} \
+         WHERE {legacy_filter}{live_in_snapshot} AND (c.{k0} IS NULL OR {cf_row} IS DISTINCT FROM {legacy_row}) \
+         AND {guard} FOR SHARE OF {locks}),
+         {p}_src AS MATERIALIZED (SELECT {names}, {reject} AS checked FROM {p}_locked x WHERE x.live)",
+        names = names.iter().map(|n| format!("x.{n}")).collect::<Vec<_>>().join(", "),
+        exprs = exprs.join(", "),
+        live = e.live(),
+        problem = e.problem(),
         from = e.from(false),
         join = e.key_join("c"),
-        live = e.live(),
         k0 = ident(e.key[0].cf),
         cf_row = e.cf_row("c"),
         legacy_row = e.legacy_row(),
@@ -202,9 +225,7 @@ fn apply(
         locks = e.lock_aliases(),
     ));
 
-    let written: Vec<&str> =
-        e.key.iter().map(|k| k.cf).chain(e.columns.iter().chain(&e.insert_only).map(|c| c.cf)).collect();
-    let written_list = written.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+    let written_list = names.join(", ");
     let updates: Vec<String> = e
         .columns
         .iter()
@@ -223,14 +244,29 @@ fn apply(
     ));
 }
 
-/// A membership whose user or organization is not in CoreForge yet is left for the backfill
-/// until both parents have been backfilled; from then on a missing parent is an error
-/// (the foreign key names it).
-fn parents_guard(e: &Entity) -> String {
+/// Whether the parents of `e`'s rows (a membership's users and organizations) have been
+/// backfilled: an expression, `true` for an entity without parents.
+fn parents_backfilled(e: &Entity) -> String {
     if e.parents.is_empty() {
         return "true".into();
     }
     let names: Vec<String> = e.parents.iter().map(|p| literal(p.entity)).collect();
+    format!(
+        "((SELECT pg_catalog.count(*) FROM coreforge_sync.entity_state s \
+           WHERE s.entity IN ({}) AND s.backfilled_at IS NOT NULL) = {})",
+        names.join(", "),
+        e.parents.len()
+    )
+}
+
+/// Until both parents have been backfilled, a membership whose user or organization is not in
+/// CoreForge yet is left for the backfill; from then on a missing parent is an error (the
+/// foreign key names it). A trigger that may leave rows for the backfill first takes
+/// [`FIRST_BACKFILL_LOCK`] shared, so the backfill sees them (see `triggers.rs`).
+fn parents_guard(e: &Entity) -> String {
+    if e.parents.is_empty() {
+        return "true".into();
+    }
     let exists: Vec<String> = e
         .parents
         .iter()
@@ -243,14 +279,13 @@ fn parents_guard(e: &Entity) -> String {
             )
         })
         .collect();
-    format!(
-        "((SELECT pg_catalog.count(*) FROM coreforge_sync.entity_state s \
-           WHERE s.entity IN ({}) AND s.backfilled_at IS NOT NULL) = {} OR ({}))",
-        names.join(", "),
-        e.parents.len(),
-        exists.join(" AND ")
-    )
+    format!("({} OR ({}))", parents_backfilled(e), exists.join(" AND "))
 }
+
+/// A transaction-level advisory lock (key pair 'CFSY', 1) that orders the memberships backfill
+/// after every trigger that left a membership for it: such a trigger holds it shared until it
+/// commits, the backfill takes it exclusive before it reads, so it sees what they left.
+pub const FIRST_BACKFILL_LOCK: &str = "1128682329, 1";
 
 /// The counts one mirror statement reports.
 #[derive(Default, Clone, Copy, Debug)]

@@ -6,7 +6,7 @@
 //! the number of rows, with a plan kept for the backend's lifetime for ordinary statements.
 
 use crate::mapping::{entity, Entity, ENTITY_NAMES};
-use crate::mirror::{probe, statement, Scope, NEW_TABLE, OLD_TABLE};
+use crate::mirror::{probe, statement, Scope, FIRST_BACKFILL_LOCK, NEW_TABLE, OLD_TABLE};
 use crate::{backfill, catalog, state};
 use pgrx::prelude::*;
 use pgrx::spi::OwnedPreparedStatement;
@@ -184,11 +184,19 @@ fn mirror_trigger<'a>(
         // to the statements of this SPI connection under their REFERENCING names.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
         let probe_key = Key { schema: e.cf_schema.clone(), entity: e.name, plan: Plan::Probe { old, new } };
-        let (remove, cascade) = with_plan(client, probe_key, || probe(&e, old, new), |client, plan| {
+        let (remove, cascade, settled) = with_plan(client, probe_key, || probe(&e, old, new), |client, plan| {
             let row = client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
-            let (r, c) = row.first().get_two::<bool, bool>().unwrap_or_else(|err| panic!("{err}"));
-            (r.unwrap_or(true), c.unwrap_or(true))
+            let (r, c, s) = row.first().get_three::<bool, bool, bool>().unwrap_or_else(|err| panic!("{err}"));
+            (r.unwrap_or(true), c.unwrap_or(true), s.unwrap_or(false))
         });
+        if !settled {
+            // This statement may leave memberships for the backfill: hold the lock that makes the
+            // backfill wait for this transaction (or, if the backfill holds it, wait for the
+            // backfill and then see its rows: the mirror statement below takes a new snapshot).
+            client
+                .update(&format!("SELECT pg_catalog.pg_advisory_xact_lock_shared({FIRST_BACKFILL_LOCK})"), None, &[])
+                .unwrap_or_else(|err| panic!("{err}"));
+        }
         let scope = Scope::Statement { old, new, remove, cascade };
         if rows > KEPT_PLAN_MAX_ROWS {
             client.update(statement(&e, scope).as_str(), None, &[]).unwrap_or_else(|err| panic!("{err}"));

@@ -54,6 +54,10 @@ SQL
 SELECT 'differences ' || string_agg(entity || '=' || differences, ' ' ORDER BY entity) FROM pg_temp.invariant();
 SELECT 'rows compared ' || (SELECT count(*) FROM cf_users) + (SELECT count(*) FROM cf_organizations) + (SELECT count(*) FROM cf_memberships);
 SELECT 'failed checks ' || count(*) FROM cf_validation_report() WHERE status = 'fail';
+SELECT 'fail: ' || entity || ' ' || check_name || ' ' || discrepancies FROM cf_validation_report() WHERE status = 'fail';
+SELECT 'missing ' || e || ': ' || key || ' (' || reason || ')' FROM unnest(ARRAY['users', 'organizations', 'memberships']) e, cf_missing(e) LIMIT 10;
+SELECT 'extra ' || e || ': ' || key || ' (' || reason || ')' FROM unnest(ARRAY['users', 'organizations', 'memberships']) e, cf_extra(e) LIMIT 10;
+SELECT 'mismatch ' || e || ': ' || key || ' ' || column_name FROM unnest(ARRAY['users', 'organizations', 'memberships']) e, cf_mismatches(e) LIMIT 10;
 SELECT 'rewritten by a final backfill ' || sum(inserted + updated + deleted) FROM cf_sync_all();
 SQL
     )
