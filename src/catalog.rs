@@ -48,7 +48,8 @@ pub fn check_entity(e: &Entity) {
             Some(have) => {
                 for col in s.columns {
                     if !have.iter().any(|h| h == col) {
-                        problems.push(format!("legacy table {LEGACY_SCHEMA}.{} has no column \"{col}\"", s.name));
+                        problems
+                            .push(format!("legacy table {LEGACY_SCHEMA}.{} has no column \"{col}\"", s.name));
                     }
                 }
             }

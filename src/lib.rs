@@ -9,6 +9,9 @@
 //! - `status.rs`     cf_status()
 //! - `state.rs`      the extension's own tables (sql/bootstrap.sql)
 
+// pgrx set-returning functions spell out their row types in the signature.
+#![allow(clippy::type_complexity)]
+
 use pgrx::prelude::*;
 
 mod backfill;

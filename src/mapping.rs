@@ -213,7 +213,9 @@ impl Entity {
             .iter()
             .map(|k| format!("{}.{} AS {}", self.primary.alias, ident(k.legacy), ident(k.cf)))
             .collect();
-        cols.extend(self.columns.iter().chain(&self.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))));
+        cols.extend(
+            self.columns.iter().chain(&self.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))),
+        );
         cols.push(format!("{} AS problem", self.problem()));
         cols.push(format!("{} AS label", self.label));
         format!("SELECT {} FROM {} WHERE {} AND {}", cols.join(", "), self.from(false), self.live(), filter)
@@ -354,9 +356,5 @@ pub fn entity(name: &str, cf_schema: &str) -> Option<Entity> {
 
 /// Entities that reference `name` (memberships reference users and organizations).
 pub fn dependents(name: &str, cf_schema: &str) -> Vec<Entity> {
-    ENTITY_NAMES
-        .iter()
-        .filter_map(|n| entity(n, cf_schema))
-        .filter(|e| e.parent(name).is_some())
-        .collect()
+    ENTITY_NAMES.iter().filter_map(|n| entity(n, cf_schema)).filter(|e| e.parent(name).is_some()).collect()
 }

@@ -7,6 +7,8 @@
 //!   from (the row and, for a membership, its user and tenant) are locked `FOR SHARE` in the same
 //!   statement: a concurrent writer of those rows is ordered before or after the copy, and
 //!   READ COMMITTED re-reads the newest version after waiting, so a stale copy is never written;
+//! - a trigger takes those locks before it decides liveness, so two writers whose changes
+//!   together decide a membership (a user's undelete, its tenant's undelete) never both miss it;
 //! - the upsert's `ON CONFLICT ... DO UPDATE ... WHERE <differs>` absorbs a row inserted at the same
 //!   moment by another session, and leaves `updated_at` alone when nothing changed;
 //! - removals of users and organizations remove their memberships in the same statement
@@ -43,11 +45,8 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
         Scope::All => ("true".to_string(), String::new(), true, false),
         Scope::CfIds => (String::new(), "c.id = ANY($1::uuid[])".to_string(), false, true),
         Scope::Statement { old, new, remove, .. } => {
-            let tables: Vec<&str> = [(old, OLD_TABLE), (new, NEW_TABLE)]
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, t)| *t)
-                .collect();
+            let tables: Vec<&str> =
+                [(old, OLD_TABLE), (new, NEW_TABLE)].iter().filter(|(on, _)| *on).map(|(_, t)| *t).collect();
             let selects: Vec<String> =
                 tables.iter().map(|t| format!("SELECT {legacy_keys} FROM {t}")).collect();
             ctes.push(format!("touched AS ({})", selects.join(" UNION ALL ")));
@@ -63,7 +62,15 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
         }
     };
     let trigger = matches!(scope, Scope::Statement { .. });
-    apply(&mut ctes, e, "e", &legacy_filter, &cf_filter, copy, remove, trigger);
+    let own = Part {
+        prefix: "e",
+        legacy_filter: &legacy_filter,
+        cf_filter: &cf_filter,
+        copy,
+        remove,
+        lock_dead_rows: trigger,
+    };
+    apply(&mut ctes, e, own);
 
     // Users and organizations carry their memberships: those of a removed row go first
     // (NO ACTION foreign keys), those of a row that came back to life come back.
@@ -88,7 +95,16 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
             let legacy_filter =
                 format!("{}.{} IN (SELECT id FROM dep_scope)", d.primary.alias, ident(parent.fk.legacy));
             let cf_filter = format!("c.{} IN (SELECT id FROM dep_scope)", ident(parent.fk.cf));
-            apply(&mut ctes, d, &format!("d{i}"), &legacy_filter, &cf_filter, trigger, true, trigger);
+            let prefix = format!("d{i}");
+            let part = Part {
+                prefix: &prefix,
+                legacy_filter: &legacy_filter,
+                cf_filter: &cf_filter,
+                copy: trigger,
+                remove: true,
+                lock_dead_rows: trigger,
+            };
+            apply(&mut ctes, d, part);
         }
     }
 
@@ -122,8 +138,9 @@ fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
 }
 
 /// The trigger's first, tiny query over the transition tables alone: `(remove, cascade)` for
-/// [`Scope::Statement`], and whether the memberships it may write have their parents backfilled. Most statements (an update that deletes nothing and changes no row's
-/// liveness) then run a mirror statement without the removal and cascade parts.
+/// [`Scope::Statement`], and whether the memberships it may write have their parents backfilled.
+/// Most statements (an update that deletes nothing and changes no row's liveness) then run a
+/// mirror statement without the removal and cascade parts.
 pub fn probe(e: &Entity, old: bool, new: bool) -> String {
     let remove = if old { format!("EXISTS ({})", gone_candidates(e, old, new)) } else { "false".into() };
     let deps = dependents(e.name, &e.cf_schema);
@@ -143,29 +160,33 @@ fn live_changed(e: &Entity, old: bool, new: bool) -> String {
     let key = ident(e.key[0].legacy);
     let live = |t: &str| format!("SELECT {key} AS id FROM {t} x WHERE {}", e.primary.live("x"));
     match (old, new) {
-        (true, true) => format!(
-            "({n} EXCEPT {o}) UNION ({o} EXCEPT {n})",
-            n = live(NEW_TABLE),
-            o = live(OLD_TABLE)
-        ),
+        (true, true) => {
+            format!("({n} EXCEPT {o}) UNION ({o} EXCEPT {n})", n = live(NEW_TABLE), o = live(OLD_TABLE))
+        }
         (false, true) => live(NEW_TABLE),
         (true, false) => live(OLD_TABLE),
         (false, false) => "SELECT NULL::uuid AS id WHERE false".into(),
     }
 }
 
-/// Appends the CTEs `{p}_src`, `{p}_up` (when `copy`) and `{p}_gone` (when `remove`) that mirror
-/// entity `e` for the legacy rows matching `legacy_filter` and the cf_ rows matching `cf_filter`.
-fn apply(
-    ctes: &mut Vec<String>,
-    e: &Entity,
-    p: &str,
-    legacy_filter: &str,
-    cf_filter: &str,
+/// One entity's part of a mirror statement.
+struct Part<'a> {
+    /// Prefix of its CTEs' names.
+    prefix: &'a str,
+    /// The legacy rows to copy (over the projection's aliases), when `copy`.
+    legacy_filter: &'a str,
+    /// The cf_ rows (alias `c`) to remove unless their projection exists, when `remove`.
+    cf_filter: &'a str,
     copy: bool,
     remove: bool,
+    /// A trigger's part: lock the rows a copy depends on before deciding their liveness.
     lock_dead_rows: bool,
-) {
+}
+
+/// Appends the CTEs `{p}_gone` (when `remove`), `{p}_locked`, `{p}_src` and `{p}_up` (when
+/// `copy`) that mirror entity `e` for the rows of `part`.
+fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
+    let Part { prefix: p, legacy_filter, cf_filter, copy, remove, lock_dead_rows } = part;
     // A trigger (`lock_dead_rows`) locks the rows a copy depends on before it decides their
     // liveness (see below). The backfill copies only rows live in its snapshot: a row made live
     // by a concurrent writer is that writer's trigger's to mirror, and locking every dead row

@@ -213,7 +213,9 @@ mod tests {
         assert_eq!(got, "e1ee1ad4-cd4e-5889-962a-4f605a68d94e");
     }
 
-    #[pg_test(error = "coreforge_sync: cannot mirror users row id=a0000000-0000-0000-0000-000000000001: email is empty")]
+    #[pg_test(
+        error = "coreforge_sync: cannot mirror users row id=a0000000-0000-0000-0000-000000000001: email is empty"
+    )]
     fn unmirrorable_write_fails_naming_the_row() {
         setup();
         Spi::run("SELECT cf_enable_sync()").unwrap();

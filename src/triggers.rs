@@ -53,10 +53,7 @@ fn with_plan<R>(
     PLANS.with(|plans| {
         let mut plans = plans.borrow_mut();
         if !plans.contains_key(&key) {
-            let plan = client
-                .prepare_mut(sql().as_str(), &[])
-                .unwrap_or_else(|err| panic!("{err}"))
-                .keep();
+            let plan = client.prepare_mut(sql().as_str(), &[]).unwrap_or_else(|err| panic!("{err}")).keep();
             plans.insert(key.clone(), plan);
         }
         run(client, &plans[&key])
@@ -94,7 +91,8 @@ fn drop_triggers(e: &Entity) {
             .collect()
     });
     for name in present {
-        Spi::run(&format!("DROP TRIGGER {} ON {}", crate::sql::ident(&name), e.primary.table())).expect("drop trigger");
+        Spi::run(&format!("DROP TRIGGER {} ON {}", crate::sql::ident(&name), e.primary.table()))
+            .expect("drop trigger");
     }
 }
 
@@ -184,17 +182,27 @@ fn mirror_trigger<'a>(
         // to the statements of this SPI connection under their REFERENCING names.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
         let probe_key = Key { schema: e.cf_schema.clone(), entity: e.name, plan: Plan::Probe { old, new } };
-        let (remove, cascade, settled) = with_plan(client, probe_key, || probe(&e, old, new), |client, plan| {
-            let row = client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
-            let (r, c, s) = row.first().get_three::<bool, bool, bool>().unwrap_or_else(|err| panic!("{err}"));
-            (r.unwrap_or(true), c.unwrap_or(true), s.unwrap_or(false))
-        });
+        let (remove, cascade, settled) = with_plan(
+            client,
+            probe_key,
+            || probe(&e, old, new),
+            |client, plan| {
+                let row = client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
+                let (r, c, s) =
+                    row.first().get_three::<bool, bool, bool>().unwrap_or_else(|err| panic!("{err}"));
+                (r.unwrap_or(true), c.unwrap_or(true), s.unwrap_or(false))
+            },
+        );
         if !settled {
             // This statement may leave memberships for the backfill: hold the lock that makes the
             // backfill wait for this transaction (or, if the backfill holds it, wait for the
             // backfill and then see its rows: the mirror statement below takes a new snapshot).
             client
-                .update(&format!("SELECT pg_catalog.pg_advisory_xact_lock_shared({FIRST_BACKFILL_LOCK})"), None, &[])
+                .update(
+                    &format!("SELECT pg_catalog.pg_advisory_xact_lock_shared({FIRST_BACKFILL_LOCK})"),
+                    None,
+                    &[],
+                )
                 .unwrap_or_else(|err| panic!("{err}"));
         }
         let scope = Scope::Statement { old, new, remove, cascade };
@@ -203,9 +211,14 @@ fn mirror_trigger<'a>(
             return;
         }
         let key = Key { schema: e.cf_schema.clone(), entity: e.name, plan: Plan::Mirror(scope) };
-        with_plan(client, key, || statement(&e, scope), |client, plan| {
-            client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
-        });
+        with_plan(
+            client,
+            key,
+            || statement(&e, scope),
+            |client, plan| {
+                client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
+            },
+        );
     });
     Ok(None)
 }

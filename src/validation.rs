@@ -73,23 +73,68 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
         (n.to_string(), check.to_string(), l, c, d, s, detail)
     };
     let mut rows = vec![
-        row("row_count", Some(legacy), Some(cf), (legacy - cf).abs(), status(legacy != cf),
-            format!("live legacy rows vs {} rows", e.cf_name)),
-        row("missing", Some(legacy), Some(cf), missing, status(missing > 0),
-            format!("no CoreForge row: SELECT * FROM cf_missing('{n}')")),
-        row("extra", Some(legacy), Some(cf), extra, status(extra > 0),
-            format!("no live legacy row: SELECT * FROM cf_extra('{n}')")),
-        row("mismatched", Some(legacy), Some(cf), mismatched, status(mismatched > 0),
-            format!("fields differ: SELECT * FROM cf_mismatches('{n}')")),
-        row("invalid", Some(legacy), None, invalid, status(invalid > 0),
-            format!("cannot be mirrored: SELECT * FROM cf_missing('{n}')")),
-        row("excluded", Some(total), None, excluded, status(false),
-            if e.parents.is_empty() { "soft-deleted, not migrated".into() }
-            else { "row, user or organization soft-deleted, not migrated".into() }),
+        row(
+            "row_count",
+            Some(legacy),
+            Some(cf),
+            (legacy - cf).abs(),
+            status(legacy != cf),
+            format!("live legacy rows vs {} rows", e.cf_name),
+        ),
+        row(
+            "missing",
+            Some(legacy),
+            Some(cf),
+            missing,
+            status(missing > 0),
+            format!("no CoreForge row: SELECT * FROM cf_missing('{n}')"),
+        ),
+        row(
+            "extra",
+            Some(legacy),
+            Some(cf),
+            extra,
+            status(extra > 0),
+            format!("no live legacy row: SELECT * FROM cf_extra('{n}')"),
+        ),
+        row(
+            "mismatched",
+            Some(legacy),
+            Some(cf),
+            mismatched,
+            status(mismatched > 0),
+            format!("fields differ: SELECT * FROM cf_mismatches('{n}')"),
+        ),
+        row(
+            "invalid",
+            Some(legacy),
+            None,
+            invalid,
+            status(invalid > 0),
+            format!("cannot be mirrored: SELECT * FROM cf_missing('{n}')"),
+        ),
+        row(
+            "excluded",
+            Some(total),
+            None,
+            excluded,
+            status(false),
+            if e.parents.is_empty() {
+                "soft-deleted, not migrated".into()
+            } else {
+                "row, user or organization soft-deleted, not migrated".into()
+            },
+        ),
     ];
     if !e.parents.is_empty() {
-        rows.push(row("orphaned", Some(total), None, orphaned, status(orphaned > 0),
-            format!("user or organization does not exist: SELECT * FROM cf_missing('{n}')")));
+        rows.push(row(
+            "orphaned",
+            Some(total),
+            None,
+            orphaned,
+            status(orphaned > 0),
+            format!("user or organization does not exist: SELECT * FROM cf_missing('{n}')"),
+        ));
     }
     rows
 }
