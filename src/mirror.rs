@@ -124,6 +124,34 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
     )
 }
 
+/// The cf_ columns a copy writes, quoted: the key, the mapped columns, the insert-only ones.
+fn written_names(e: &Entity) -> Vec<String> {
+    e.key
+        .iter()
+        .map(|k| ident(k.cf))
+        .chain(e.columns.iter().chain(&e.insert_only).map(|c| ident(c.cf)))
+        .collect()
+}
+
+/// `ON CONFLICT (key) DO UPDATE ... WHERE <differs> RETURNING <inserted?>`: a row inserted at the
+/// same moment by another session is absorbed, and an unchanged row keeps its `updated_at`.
+fn on_conflict(e: &Entity) -> String {
+    let updates: Vec<String> = e
+        .columns
+        .iter()
+        .map(|c| format!("{0} = EXCLUDED.{0}", ident(c.cf)))
+        .chain(std::iter::once("updated_at = EXCLUDED.updated_at".to_string()))
+        .collect();
+    format!(
+        "ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {cf_row} IS DISTINCT FROM {excluded_row} \
+         RETURNING (c.xmax::text = '0') AS inserted",
+        keys = e.key.iter().map(|k| ident(k.cf)).collect::<Vec<_>>().join(", "),
+        updates = updates.join(", "),
+        cf_row = e.cf_row("c"),
+        excluded_row = e.cf_row("EXCLUDED"),
+    )
+}
+
 /// Keys that may lose their cf_ row: deleted, soft-deleted, or given another key by the statement.
 fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
     let keys = e.key.iter().map(|k| ident(k.legacy)).collect::<Vec<_>>().join(", ");
@@ -144,8 +172,25 @@ fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
 pub fn probe(e: &Entity, old: bool, new: bool) -> String {
     let remove = if old { format!("EXISTS ({})", gone_candidates(e, old, new)) } else { "false".into() };
     let deps = dependents(e.name, &e.cf_schema);
-    let changed =
-        if deps.is_empty() { "false".to_string() } else { format!("EXISTS ({})", live_changed(e, old, new)) };
+    // Liveness changed for a key that memberships point at, on the legacy or the CoreForge side.
+    let changed = if deps.is_empty() {
+        "false".to_string()
+    } else {
+        let referenced: Vec<String> = deps
+            .iter()
+            .map(|d| {
+                let fk = &d.parent(e.name).expect("dependent has parent").fk;
+                format!(
+                    "EXISTS (SELECT 1 FROM {} m WHERE m.{} = lc.id) OR EXISTS (SELECT 1 FROM {} m WHERE m.{} = lc.id)",
+                    d.primary.table(),
+                    ident(fk.legacy),
+                    d.cf_table(),
+                    ident(fk.cf)
+                )
+            })
+            .collect();
+        format!("EXISTS (SELECT 1 FROM ({}) lc WHERE {})", live_changed(e, old, new), referenced.join(" OR "))
+    };
     // Memberships written by this statement, directly or by cascade, may wait for their parents.
     let settled = deps.iter().chain(std::iter::once(e)).map(parents_backfilled).collect::<Vec<_>>();
     format!(
@@ -206,12 +251,7 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
         return;
     }
     let a = e.primary.alias;
-    let names: Vec<String> = e
-        .key
-        .iter()
-        .map(|k| ident(k.cf))
-        .chain(e.columns.iter().chain(&e.insert_only).map(|c| ident(c.cf)))
-        .collect();
+    let names = written_names(e);
     let mut exprs: Vec<String> =
         e.key.iter().map(|k| format!("{a}.{} AS {}", ident(k.legacy), ident(k.cf))).collect();
     exprs.extend(e.columns.iter().chain(&e.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))));
@@ -246,22 +286,10 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
         locks = e.lock_aliases(),
     ));
 
-    let written_list = names.join(", ");
-    let updates: Vec<String> = e
-        .columns
-        .iter()
-        .map(|c| format!("{0} = EXCLUDED.{0}", ident(c.cf)))
-        .chain(std::iter::once("updated_at = EXCLUDED.updated_at".to_string()))
-        .collect();
     ctes.push(format!(
-        "{p}_up AS (INSERT INTO {cf} AS c ({written_list}, updated_at) \
-         SELECT {written_list}, pg_catalog.now() FROM {p}_src \
-         ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {cf_row} IS DISTINCT FROM {excluded_row} \
-         RETURNING (c.xmax::text = '0') AS inserted)",
-        keys = e.key.iter().map(|k| ident(k.cf)).collect::<Vec<_>>().join(", "),
-        updates = updates.join(", "),
-        cf_row = e.cf_row("c"),
-        excluded_row = e.cf_row("EXCLUDED"),
+        "{p}_up AS (INSERT INTO {cf} AS c ({names}, updated_at) SELECT {names}, pg_catalog.now() FROM {p}_src {})",
+        on_conflict(e),
+        names = names.join(", "),
     ));
 }
 
