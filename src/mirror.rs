@@ -68,7 +68,7 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
         cf_filter: &cf_filter,
         copy,
         remove,
-        lock_dead_rows: trigger,
+        prelocked: trigger,
     };
     apply(&mut ctes, e, own);
 
@@ -102,7 +102,7 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
                 cf_filter: &cf_filter,
                 copy: trigger,
                 remove: true,
-                lock_dead_rows: trigger,
+                prelocked: trigger,
             };
             apply(&mut ctes, d, part);
         }
@@ -165,6 +165,63 @@ fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
     }
 }
 
+/// A trigger's locks, taken in a statement of their own before the mirror statement: every legacy
+/// row a copy in `scope` may depend on (a membership, its user and its tenant), live or not,
+/// `FOR SHARE`. Locking before deciding liveness is what keeps two writers whose changes together
+/// decide a membership (a user's undelete, its tenant's undelete) from both missing it: the second
+/// waits for the first, and the mirror statement's fresh snapshot then sees its commit. Taking the
+/// locks apart from the reads means no decision rests on READ COMMITTED's re-check of a join.
+/// None when there is nothing to lock (users and organizations lock their own rows by writing them).
+pub fn lock_statement(e: &Entity, scope: Scope) -> Option<String> {
+    let Scope::Statement { old, new, remove, cascade } = scope else { return None };
+    let legacy_keys = e.key.iter().map(|k| ident(k.legacy)).collect::<Vec<_>>().join(", ");
+    let mut locks: Vec<String> = Vec::new();
+    if !e.parents.is_empty() {
+        let tables: Vec<String> = [(old, OLD_TABLE), (new, NEW_TABLE)]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, t)| format!("SELECT {legacy_keys} FROM {t}"))
+            .collect();
+        locks.push(format!(
+            "SELECT 1 FROM {from} WHERE ({keys}) IN ({touched}) FOR SHARE OF {aliases}",
+            from = e.from(false),
+            keys = e.legacy_key(e.primary.alias),
+            touched = tables.join(" UNION ALL "),
+            aliases = e.lock_aliases(),
+        ));
+    }
+    let deps = dependents(e.name, &e.cf_schema);
+    if cascade && !deps.is_empty() {
+        let mut keys = vec![live_changed(e, old, new)];
+        if remove {
+            keys.push(format!(
+                "SELECT {} AS id FROM ({}) g",
+                ident(e.key[0].legacy),
+                gone_candidates(e, old, new)
+            ));
+        }
+        for d in &deps {
+            let fk = &d.parent(e.name).expect("dependent has parent").fk;
+            locks.push(format!(
+                "SELECT 1 FROM {from} WHERE {a}.{fk} IN ({keys}) FOR SHARE OF {aliases}",
+                from = d.from(false),
+                a = d.primary.alias,
+                fk = ident(fk.legacy),
+                keys = keys.join(" UNION ALL "),
+                aliases = d.lock_aliases(),
+            ));
+        }
+    }
+    if locks.is_empty() {
+        return None;
+    }
+    let ctes: Vec<String> =
+        locks.iter().enumerate().map(|(i, l)| format!("l{i} AS MATERIALIZED ({l})")).collect();
+    let counts: Vec<String> =
+        (0..locks.len()).map(|i| format!("(SELECT pg_catalog.count(*) FROM l{i})")).collect();
+    Some(format!("WITH {} SELECT {}", ctes.join(", "), counts.join(" + ")))
+}
+
 /// The trigger's first, tiny query over the transition tables alone: `(remove, cascade)` for
 /// [`Scope::Statement`], and whether the memberships it may write have their parents backfilled.
 /// Most statements (an update that deletes nothing and changes no row's liveness) then run a
@@ -224,19 +281,19 @@ struct Part<'a> {
     cf_filter: &'a str,
     copy: bool,
     remove: bool,
-    /// A trigger's part: lock the rows a copy depends on before deciding their liveness.
-    lock_dead_rows: bool,
+    /// A trigger's part: its rows were locked by [`lock_statement`] before this statement, whose
+    /// fresh snapshot then sees their newest versions; it reads them without locking again.
+    prelocked: bool,
 }
 
 /// Appends the CTEs `{p}_gone` (when `remove`), `{p}_locked`, `{p}_src` and `{p}_up` (when
 /// `copy`) that mirror entity `e` for the rows of `part`.
 fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
-    let Part { prefix: p, legacy_filter, cf_filter, copy, remove, lock_dead_rows } = part;
-    // A trigger (`lock_dead_rows`) locks the rows a copy depends on before it decides their
-    // liveness (see below). The backfill copies only rows live in its snapshot: a row made live
-    // by a concurrent writer is that writer's trigger's to mirror, and locking every dead row
-    // would stall the writers for the whole backfill.
-    let live_in_snapshot = if lock_dead_rows { String::new() } else { format!(" AND {}", e.live()) };
+    let Part { prefix: p, legacy_filter, cf_filter, copy, remove, prelocked } = part;
+    // The backfill locks the live rows it copies, in the copying statement: READ COMMITTED then
+    // re-reads the newest version of a row it had to wait for. (A row made live by a concurrent
+    // writer is that writer's trigger's to mirror.) A trigger's rows are locked beforehand.
+    let lock = if prelocked { String::new() } else { format!(" FOR SHARE OF {}", e.lock_aliases()) };
     let cf = e.cf_table();
     if remove {
         ctes.push(format!(
@@ -260,19 +317,14 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
         literal(e.name),
         e.legacy_key_text("x", true),
     );
-    // Lock first, then decide liveness: the rows a copy depends on (the row, and a membership's
-    // user and tenant) are locked whether live or not, and `live` is computed from the versions
-    // the lock returns. Otherwise two writers could each miss the other's uncommitted change
-    // (an undelete of a user racing an undelete of its tenant would mirror neither membership).
     // The reject check sits in the outer select list: it runs only for rows about to be written,
     // and leaves the planner's row estimates alone.
-    // (A materialized CTE is a fence: the planner may not push `live` below the lock.)
     ctes.push(format!(
-        "{p}_locked AS MATERIALIZED (SELECT {exprs}, {live} AS live, {problem} AS problem \
+        "{p}_locked AS MATERIALIZED (SELECT {exprs}, {problem} AS problem \
          FROM {from} LEFT JOIN {cf} c ON {join} \
-         WHERE {legacy_filter}{live_in_snapshot} AND (c.{k0} IS NULL OR {cf_row} IS DISTINCT FROM {legacy_row}) \
-         AND {guard} FOR SHARE OF {locks}),
-         {p}_src AS MATERIALIZED (SELECT {names}, {reject} AS checked FROM {p}_locked x WHERE x.live)",
+         WHERE {legacy_filter} AND {live} AND (c.{k0} IS NULL OR {cf_row} IS DISTINCT FROM {legacy_row}) \
+         AND {guard}{lock}),
+         {p}_src AS MATERIALIZED (SELECT {names}, {reject} AS checked FROM {p}_locked x)",
         names = names.iter().map(|n| format!("x.{n}")).collect::<Vec<_>>().join(", "),
         exprs = exprs.join(", "),
         live = e.live(),
@@ -283,7 +335,6 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
         cf_row = e.cf_row("c"),
         legacy_row = e.legacy_row(),
         guard = parents_guard(e),
-        locks = e.lock_aliases(),
     ));
 
     ctes.push(format!(

@@ -6,10 +6,10 @@
 //! the number of rows, with a plan kept for the backend's lifetime for ordinary statements.
 
 use crate::mapping::{entity, Entity, ENTITY_NAMES};
-use crate::mirror::{probe, statement, Scope, FIRST_BACKFILL_LOCK, NEW_TABLE, OLD_TABLE};
+use crate::mirror::{lock_statement, probe, statement, Scope, FIRST_BACKFILL_LOCK, NEW_TABLE, OLD_TABLE};
 use crate::{backfill, catalog, state};
 use pgrx::prelude::*;
-use pgrx::spi::OwnedPreparedStatement;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -36,6 +36,7 @@ struct Key {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Plan {
     Probe { old: bool, new: bool },
+    Lock(Scope),
     Mirror(Scope),
 }
 
@@ -45,10 +46,10 @@ thread_local! {
 
 /// Runs `run` with the backend's kept plan for `key`, preparing it from `sql()` the first time.
 fn with_plan<R>(
-    client: &mut pgrx::spi::SpiClient<'_>,
+    client: &mut SpiClient<'_>,
     key: Key,
     sql: impl FnOnce() -> String,
-    run: impl FnOnce(&mut pgrx::spi::SpiClient<'_>, &OwnedPreparedStatement) -> R,
+    run: impl FnOnce(&mut SpiClient<'_>, &OwnedPreparedStatement) -> R,
 ) -> R {
     PLANS.with(|plans| {
         let mut plans = plans.borrow_mut();
@@ -206,19 +207,22 @@ fn mirror_trigger<'a>(
                 .unwrap_or_else(|err| panic!("{err}"));
         }
         let scope = Scope::Statement { old, new, remove, cascade };
-        if rows > KEPT_PLAN_MAX_ROWS {
-            client.update(statement(&e, scope).as_str(), None, &[]).unwrap_or_else(|err| panic!("{err}"));
-            return;
+        let key = |plan| Key { schema: e.cf_schema.clone(), entity: e.name, plan };
+        let run = |client: &mut SpiClient<'_>, plan: Plan, sql: &dyn Fn() -> String| {
+            if rows > KEPT_PLAN_MAX_ROWS {
+                client.update(sql().as_str(), None, &[]).unwrap_or_else(|err| panic!("{err}"));
+            } else {
+                with_plan(client, key(plan), sql, |client, plan| {
+                    client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
+                });
+            }
+        };
+        // First the locks (they may wait for other writers), then the mirror statement, whose
+        // fresh snapshot sees the newest versions of the rows now locked.
+        if let Some(lock_sql) = lock_statement(&e, scope) {
+            run(client, Plan::Lock(scope), &|| lock_sql.clone());
         }
-        let key = Key { schema: e.cf_schema.clone(), entity: e.name, plan: Plan::Mirror(scope) };
-        with_plan(
-            client,
-            key,
-            || statement(&e, scope),
-            |client, plan| {
-                client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
-            },
-        );
+        run(client, Plan::Mirror(scope), &|| statement(&e, scope));
     });
     Ok(None)
 }

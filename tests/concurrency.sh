@@ -13,6 +13,9 @@ SECONDS_PER_SEED="${CONCURRENCY_SECONDS:-12}"
 SEEDS="${CONCURRENCY_SEEDS:-1 2}"
 DB=coreforge_concurrency
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d "$DB")
+# Crossing cascades can deadlock (the README says when); detect it fast so that the clients
+# spend the time writing, not waiting out the default 1 s.
+export PGOPTIONS="${PGOPTIONS:-} -c deadlock_timeout=20ms"
 
 for seed in $SEEDS; do
     echo "-- seed $seed: ${SECONDS_PER_SEED}s of writes by 3 clients, cf_sync_all() in a loop"
