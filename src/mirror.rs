@@ -4,11 +4,12 @@
 //!
 //! Correctness against concurrent writers (see README "How a write is never lost"):
 //! - a row is copied only when it differs from its cf_ row, and the legacy rows it is computed
-//!   from (the row and, for a membership, its user and tenant) are locked `FOR SHARE` in the same
-//!   statement: a concurrent writer of those rows is ordered before or after the copy, and
-//!   READ COMMITTED re-reads the newest version after waiting, so a stale copy is never written;
-//! - a trigger takes those locks before it decides liveness, so two writers whose changes
-//!   together decide a membership (a user's undelete, its tenant's undelete) never both miss it;
+//!   from (the row and, for a membership, its user and tenant) are locked `FOR SHARE` (by the
+//!   backfill in the copying statement): a concurrent writer of those rows is ordered before or
+//!   after the copy, and the copy reads the newest version, so a stale copy is never written;
+//! - a trigger takes those locks in a statement of its own ([`lock_statement`]), live rows or not,
+//!   before it decides liveness in a fresh snapshot, so two writers whose changes together decide a
+//!   membership (a user's undelete, its tenant's undelete) never both miss it;
 //! - the upsert's `ON CONFLICT ... DO UPDATE ... WHERE <differs>` absorbs a row inserted at the same
 //!   moment by another session, and leaves `updated_at` alone when nothing changed;
 //! - removals of users and organizations remove their memberships in the same statement
