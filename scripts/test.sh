@@ -105,23 +105,29 @@ regress_tests() { # setup first (as cargo pgrx regress does), then the others in
     return 0
 }
 
+# pg_regress_run DRIVER DIR OUT DBNAME TEST...: run pg_regress or pg_isolation_regress from DIR (so
+# tests can `\i fixtures/x.sql`, as `cargo pgrx regress` does), printing regression.diffs on failure.
+pg_regress_run() {
+    local driver="$1" dir="$2" out="$3" db="$4"
+    shift 4
+    ensure_cluster || return 1
+    rm -rf "$out" && mkdir -p "$out"
+    if ! (cd "$dir" && "$driver" --bindir="$PGBIN" --inputdir=. --outputdir="$REPO_ROOT/$out" \
+            --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname="$db" "$@"); then
+        if [ -s "$out/regression.diffs" ]; then
+            banner "$out/regression.diffs"
+            cat "$out/regression.diffs"
+        fi
+        return 1
+    fi
+}
+
 run_regress() {
     local tests
     mapfile -t tests < <(regress_tests)
     if [ "${#tests[@]}" -eq 0 ]; then echo "no tests in tests/pg_regress/sql"; return 3; fi
-    ensure_cluster || return 1
-    rm -rf "$REGRESS_OUT" && mkdir -p "$REGRESS_OUT"
-    # cwd = tests/pg_regress, as `cargo pgrx regress` does: tests can `\i fixtures/x.sql`
-    if ! (cd tests/pg_regress && "$PGXS_DIR/src/test/regress/pg_regress" --bindir="$PGBIN" \
-            --inputdir=. --outputdir="$REPO_ROOT/$REGRESS_OUT" \
-            --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=coreforge_regress \
-            "${tests[@]}"); then
-        if [ -s "$REGRESS_OUT/regression.diffs" ]; then
-            banner "$REGRESS_OUT/regression.diffs"
-            cat "$REGRESS_OUT/regression.diffs"
-        fi
-        return 1
-    fi
+    pg_regress_run "$PGXS_DIR/src/test/regress/pg_regress" tests/pg_regress "$REGRESS_OUT" \
+        coreforge_regress "${tests[@]}"
 }
 
 # ---- isolation: pg_isolation_regress --------------------------------------------------------------
@@ -132,18 +138,8 @@ run_isolation() {
     done
     if [ "${#specs[@]}" -eq 0 ]; then echo "no specs in tests/isolation/specs"; return 3; fi
     mapfile -t specs < <(printf '%s\n' "${specs[@]}" | LC_ALL=C sort)
-    ensure_cluster || return 1
-    rm -rf "$ISOLATION_OUT" && mkdir -p "$ISOLATION_OUT"
-    if ! (cd tests/isolation && "$PGXS_DIR/src/test/isolation/pg_isolation_regress" --bindir="$PGBIN" \
-            --inputdir=. --outputdir="$REPO_ROOT/$ISOLATION_OUT" \
-            --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=coreforge_isolation \
-            "${specs[@]}"); then
-        if [ -s "$ISOLATION_OUT/regression.diffs" ]; then
-            banner "$ISOLATION_OUT/regression.diffs"
-            cat "$ISOLATION_OUT/regression.diffs"
-        fi
-        return 1
-    fi
+    pg_regress_run "$PGXS_DIR/src/test/isolation/pg_isolation_regress" tests/isolation "$ISOLATION_OUT" \
+        coreforge_isolation "${specs[@]}"
 }
 
 # ---- scripts: tests/*.sh (exit 0 = pass, 3 = skip, else fail) --------------------------------------
