@@ -172,9 +172,11 @@ fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
 /// decide a membership (a user's undelete, its tenant's undelete) from both missing it: the second
 /// waits for the first, and the mirror statement's fresh snapshot then sees its commit. Taking the
 /// locks apart from the reads means no decision rests on READ COMMITTED's re-check of a join.
-/// None when there is nothing to lock (users and organizations lock their own rows by writing them).
-pub fn lock_statement(e: &Entity, scope: Scope) -> Option<String> {
-    let Scope::Statement { old, new, remove, cascade } = scope else { return None };
+/// Only for scopes where [`needs_locks`] holds.
+pub fn lock_statement(e: &Entity, scope: Scope) -> String {
+    let Scope::Statement { old, new, remove, cascade } = scope else {
+        unreachable!("only triggers take their locks apart")
+    };
     let legacy_keys = e.key.iter().map(|k| ident(k.legacy)).collect::<Vec<_>>().join(", ");
     let mut locks: Vec<String> = Vec::new();
     if !e.parents.is_empty() {
@@ -213,14 +215,23 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> Option<String> {
             ));
         }
     }
-    if locks.is_empty() {
-        return None;
-    }
     let ctes: Vec<String> =
         locks.iter().enumerate().map(|(i, l)| format!("l{i} AS MATERIALIZED ({l})")).collect();
     let counts: Vec<String> =
         (0..locks.len()).map(|i| format!("(SELECT pg_catalog.count(*) FROM l{i})")).collect();
-    Some(format!("WITH {} SELECT {}", ctes.join(", "), counts.join(" + ")))
+    format!("WITH {} SELECT {}", ctes.join(", "), counts.join(" + "))
+}
+
+/// Whether a trigger's statement over `scope` has rows to lock first: a membership's own rows, or
+/// the memberships of users and organizations it cascades to. (Users and organizations lock their
+/// own rows by writing them.) Cheap: the trigger asks on every call, and builds the SQL only once.
+pub fn needs_locks(e: &Entity, scope: Scope) -> bool {
+    match scope {
+        Scope::Statement { cascade, .. } => {
+            !e.parents.is_empty() || (cascade && !dependents(e.name, &e.cf_schema).is_empty())
+        }
+        _ => false,
+    }
 }
 
 /// The trigger's first, tiny query over the transition tables alone: `(remove, cascade)` for

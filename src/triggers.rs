@@ -6,7 +6,9 @@
 //! the number of rows, with a plan kept for the backend's lifetime for ordinary statements.
 
 use crate::mapping::{entity, Entity, ENTITY_NAMES};
-use crate::mirror::{lock_statement, probe, statement, Scope, FIRST_BACKFILL_LOCK, NEW_TABLE, OLD_TABLE};
+use crate::mirror::{
+    lock_statement, needs_locks, probe, statement, Scope, FIRST_BACKFILL_LOCK, NEW_TABLE, OLD_TABLE,
+};
 use crate::{backfill, catalog, state};
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient};
@@ -219,8 +221,8 @@ fn mirror_trigger<'a>(
         };
         // First the locks (they may wait for other writers), then the mirror statement, whose
         // fresh snapshot sees the newest versions of the rows now locked.
-        if let Some(lock_sql) = lock_statement(&e, scope) {
-            run(client, Plan::Lock(scope), &|| lock_sql.clone());
+        if needs_locks(&e, scope) {
+            run(client, Plan::Lock(scope), &|| lock_statement(&e, scope));
         }
         run(client, Plan::Mirror(scope), &|| statement(&e, scope));
     });
