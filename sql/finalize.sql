@@ -6,3 +6,6 @@ CREATE FUNCTION coreforge_sync.mirror_trigger() RETURNS trigger
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'mirror_trigger_wrapper';
+
+-- The schema outlives the extension (see bootstrap.sql).
+ALTER EXTENSION coreforge_sync DROP SCHEMA coreforge_sync;

@@ -4,17 +4,18 @@
 
 use crate::errors::fail;
 use crate::mapping::{entity, Entity, ENTITY_NAMES};
-use crate::mirror::{statement, Counts, Scope, FIRST_BACKFILL_LOCK};
+use crate::mirror::{statement, Counts, OnError, Scope, FIRST_BACKFILL_LOCK};
 use crate::{catalog, state, triggers};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
-/// Runs one mirror statement and reads its `(inserted, updated, deleted)` row.
+/// Runs one mirror statement and reads its `(inserted, updated, deleted, rejected)` row.
 pub fn execute(sql: &str, args: &[DatumWithOid]) -> Counts {
     Spi::connect_mut(|client| {
         let row = client.update(sql, None, args).unwrap_or_else(|e| panic!("{e}"));
-        let (i, u, d) = row.first().get_three::<i64, i64, i64>().unwrap_or_else(|e| panic!("{e}"));
-        Counts { inserted: i.unwrap_or(0), updated: u.unwrap_or(0), deleted: d.unwrap_or(0) }
+        let row = row.first();
+        let get = |i| row.get::<i64>(i).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0);
+        Counts { inserted: get(1), updated: get(2), deleted: get(3), rejected: get(4) }
     })
 }
 
@@ -22,8 +23,14 @@ pub fn execute(sql: &str, args: &[DatumWithOid]) -> Counts {
 /// 1. removal: lock the cf_ rows that have no live legacy row (`FOR UPDATE`), then delete those
 ///    that still have none in a fresh snapshot, so that a row brought back to life by a concurrent
 ///    writer, whose trigger waited on that lock, is not removed on the strength of an old snapshot;
-/// 2. copy: insert or update every row that differs, locking its legacy rows `FOR SHARE`.
-pub fn reconcile(e: &Entity) -> Counts {
+/// 2. copy: insert or update every row that differs, locking its legacy rows `FOR SHARE`; a row
+///    that cannot be mirrored is recorded in coreforge_sync.rejects (`on_error`: or raised).
+///
+/// Legacy rows without a CoreForge id get one first (mapped ids, see `ids.rs`).
+pub fn reconcile(e: &Entity, on_error: OnError) -> Counts {
+    if let Some(assign) = crate::ids::assign_statement(&e.primary, &e.primary.table()) {
+        Spi::run(&assign).unwrap_or_else(|err| panic!("{err}"));
+    }
     let stale_sql = format!(
         "SELECT pg_catalog.array_agg(s.id) FROM (SELECT c.id FROM {cf} c WHERE NOT EXISTS \
          (SELECT 1 FROM {from} WHERE {live} AND {join}) FOR UPDATE OF c) s",
@@ -35,15 +42,15 @@ pub fn reconcile(e: &Entity) -> Counts {
     let stale: Option<Vec<pgrx::Uuid>> = Spi::get_one(&stale_sql).unwrap_or_else(|err| panic!("{err}"));
     let mut counts = Counts::default();
     if let Some(ids) = stale {
-        counts.add(execute(&statement(e, Scope::CfIds), &[ids.into()]));
+        counts.add(execute(&statement(e, Scope::CfIds, on_error), &[ids.into()]));
     }
-    counts.add(execute(&statement(e, Scope::All), &[]));
+    counts.add(execute(&statement(e, Scope::All, on_error), &[]));
     counts
 }
 
 /// The backfill of one entity, with its checks, its NOTICEs and its record in sync_runs.
 fn backfill(name: &str) -> Counts {
-    let e = entity(name, &state::cf_schema()).expect("known entity");
+    let e = entity(name, &state::cf_schema());
     catalog::check_entity(&e);
     for parent in &e.parents {
         if !state::is_backfilled(parent.entity) {
@@ -67,8 +74,16 @@ fn backfill(name: &str) -> Counts {
             .unwrap_or_else(|err| panic!("{err}"));
     }
     let started = now();
-    let counts = reconcile(&e);
+    let counts = reconcile(&e, OnError::Record);
     state::record_run(e.name, started, counts);
+    if counts.rejected > 0 {
+        notice!(
+            "coreforge_sync: {} {} rows could not be migrated and were rejected: SELECT * FROM cf_rejects('{}')",
+            counts.rejected,
+            e.primary.display(),
+            e.name
+        );
+    }
     state::mark_backfilled(e.name);
     counts
 }
@@ -104,13 +119,19 @@ fn cf_sync_memberships() -> i64 {
 #[search_path(pg_catalog, pg_temp)]
 fn cf_sync_all() -> TableIterator<
     'static,
-    (name!(entity, String), name!(inserted, i64), name!(updated, i64), name!(deleted, i64)),
+    (
+        name!(entity, String),
+        name!(inserted, i64),
+        name!(updated, i64),
+        name!(deleted, i64),
+        name!(rejected, i64),
+    ),
 > {
     let rows: Vec<_> = ENTITY_NAMES
         .iter()
         .map(|n| {
             let c = backfill(n);
-            (n.to_string(), c.inserted, c.updated, c.deleted)
+            (n.to_string(), c.inserted, c.updated, c.deleted, c.rejected)
         })
         .collect();
     TableIterator::new(rows)

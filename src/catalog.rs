@@ -1,18 +1,30 @@
-//! Checks, before any work, that the tables an entity reads and writes exist with the columns
-//! the mapping uses. A missing piece is an error that names it and says what to do.
+//! What the catalog says about the tables the extension reads and writes: columns and their
+//! types, unique keys, and (before any work) that the cf_ table of an entity exists.
 
 use crate::errors::fail_with;
-use crate::mapping::{Entity, Source, LEGACY_SCHEMA};
+use crate::mapping::Entity;
 use pgrx::prelude::*;
 
-/// Column names of `schema.table`, or None when the table does not exist.
-pub fn columns(schema: &str, table: &str) -> Option<Vec<String>> {
+/// A column of a table: its name, type (`pg_type.typname` and as SQL shows it) and category.
+#[derive(Clone, Debug)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub type_name: String,
+    pub type_display: String,
+    pub category: String,
+}
+
+/// The columns of `schema.table`, or None when there is no such table.
+pub fn table_columns(schema: &str, table: &str) -> Option<Vec<ColumnInfo>> {
     Spi::connect(|client| {
         let rows = client
             .select(
-                "SELECT a.attname::text FROM pg_catalog.pg_class r \
+                "SELECT a.attname::text, t.typname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+                        t.typcategory::text \
+                 FROM pg_catalog.pg_class r \
                  JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
                  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                 LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
                  WHERE n.nspname = $1 AND r.relname = $2 AND r.relkind IN ('r', 'p')",
                 None,
                 &[schema.into(), table.into()],
@@ -21,50 +33,52 @@ pub fn columns(schema: &str, table: &str) -> Option<Vec<String>> {
         if rows.is_empty() {
             return None;
         }
-        Some(rows.filter_map(|r| r.get::<String>(1).ok().flatten()).collect())
+        Some(
+            rows.filter_map(|r| {
+                Some(ColumnInfo {
+                    name: r.get::<String>(1).ok().flatten()?,
+                    type_name: r.get::<String>(2).ok().flatten()?,
+                    type_display: r.get::<String>(3).ok().flatten()?,
+                    category: r.get::<String>(4).ok().flatten()?,
+                })
+            })
+            .collect(),
+        )
     })
 }
 
 pub fn table_exists(schema: &str, table: &str) -> bool {
-    columns(schema, table).is_some()
+    table_columns(schema, table).is_some()
 }
 
-/// The cf_ table of `e` and the legacy tables it reads exist, with every mapped column.
+/// Whether `schema.table` has a primary key or a unique index (not partial, not an expression)
+/// on exactly `columns`, in any order.
+pub fn is_unique(schema: &str, table: &str, columns: &[String]) -> bool {
+    Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+           JOIN pg_catalog.pg_class r ON r.oid = i.indrelid \
+           JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
+           WHERE n.nspname = $1 AND r.relname = $2 AND i.indisunique AND i.indpred IS NULL \
+             AND i.indexprs IS NULL AND i.indnkeyatts = pg_catalog.cardinality($3) \
+             AND (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname) \
+                  FROM pg_catalog.pg_attribute a \
+                  WHERE a.attrelid = r.oid AND a.attnum = ANY (i.indkey::int2[])) \
+                 = (SELECT pg_catalog.array_agg(c ORDER BY c) FROM pg_catalog.unnest($3) c))",
+        &[schema.into(), table.into(), columns.to_vec().into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// The cf_ table of `e` exists (the legacy side was checked when `e` was built).
 pub fn check_entity(e: &Entity) {
-    let mut problems = Vec::new();
     if !table_exists(&e.cf_schema, e.cf_name) {
         fail_with(
             PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
             &format!("coreforge_sync: CoreForge table {}.{} does not exist", e.cf_schema, e.cf_name),
             None,
             Some("Run SELECT cf_create_tables(); first."),
-        );
-    }
-    let mut sources: Vec<&Source> = vec![&e.primary];
-    sources.extend(e.parents.iter().map(|p| &p.source));
-    for s in sources {
-        match columns(LEGACY_SCHEMA, s.name) {
-            None => problems.push(format!("legacy table {LEGACY_SCHEMA}.{} does not exist", s.name)),
-            Some(have) => {
-                for col in s.columns {
-                    if !have.iter().any(|h| h == col) {
-                        problems
-                            .push(format!("legacy table {LEGACY_SCHEMA}.{} has no column \"{col}\"", s.name));
-                    }
-                }
-            }
-        }
-    }
-    if !problems.is_empty() {
-        fail_with(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            &format!("coreforge_sync: cannot migrate {}: {}", e.name, problems.join("; ")),
-            None,
-            Some(
-                "coreforge_sync reads the migration guide's legacy tables public.users(id, email, name, avatar_url, \
-                 password_hash, created_at, deleted_at), public.tenants(id, name, slug, logo_url, settings, plan, \
-                 created_at, deleted_at) and public.tenant_members(user_id, tenant_id, role, created_at).",
-            ),
         );
     }
 }

@@ -1,10 +1,14 @@
 //! coreforge_sync: moves an application's legacy identity tables onto CoreForge's cf_ tables,
 //! inside PostgreSQL. Where things are:
-//! - `mapping.rs`    the projection of each entity (legacy columns -> cf_ columns), defined once
+//! - `config.rs`     cf_configure(), cf_config(): the legacy tables, columns, ids, values, policies
+//! - `mapping.rs`    the projection of each entity (legacy columns -> cf_ columns), built from the config
+//! - `ids.rs`        CoreForge ids for integer and text legacy ids (the id mapping tables)
 //! - `mirror.rs`     the statement that applies a projection to a scope (used by backfill and triggers)
 //! - `backfill.rs`   cf_sync_users(), cf_sync_organizations(), cf_sync_memberships(), cf_sync_all()
 //! - `triggers.rs`   cf_enable_sync(), cf_disable_sync() and the trigger function
 //! - `validation.rs` cf_validation_report(), cf_missing(), cf_mismatches(), cf_extra()
+//! - `rejects.rs`    cf_rejects(): legacy rows that cannot become CoreForge rows, and why
+//! - `passwords.rs`  cf_password_report(), cf_password_resets() (formats in sql/passwords.sql)
 //! - `tables.rs`     cf_create_tables() (DDL in sql/coreforge_tables/)
 //! - `status.rs`     cf_status()
 //! - `state.rs`      the extension's own tables (sql/bootstrap.sql)
@@ -16,10 +20,14 @@ use pgrx::prelude::*;
 
 mod backfill;
 mod catalog;
+mod config;
 mod errors;
+mod ids;
 mod internal;
 mod mapping;
 mod mirror;
+mod passwords;
+mod rejects;
 mod sql;
 mod state;
 mod status;
@@ -33,7 +41,13 @@ mod tests;
 ::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/passwords.sql", name = "passwords");
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    triggers::register_settings();
+}
 
 /// This module is required by `cargo pgrx test` invocations.
 #[cfg(test)]

@@ -1,14 +1,14 @@
-//! The mapping from the legacy tables to the CoreForge tables, defined once per entity.
+//! The mapping from the legacy tables to the CoreForge tables, built once per entity from its
+//! settings (`config.rs`).
 //!
 //! An [`Entity`] describes the *projection*: the SQL query over the legacy tables that says what
-//! CoreForge should hold for them. The backfill upserts that projection, the triggers apply it to
-//! the keys a statement touched, and the validation diffs it against the cf_ tables
-//! (see `mirror.rs` and `validation.rs`). Nothing else knows a column name.
+//! CoreForge should hold for them, and why a live row cannot be mirrored (its reject reason).
+//! The backfill upserts that projection, the triggers apply it to the keys a statement touched,
+//! and the validation diffs it against the cf_ tables (see `mirror.rs` and `validation.rs`).
+//! Nothing else knows a column name.
 
+use crate::config::{self, allowed_values, cf_columns, IdStrategy, Kind, Resolved, PASSWORD_FORMATS};
 use crate::sql::{ident, literal, qualified};
-
-/// Schema of the guide's legacy tables (`users`, `tenants`, `tenant_members`).
-pub const LEGACY_SCHEMA: &str = "public";
 
 /// Namespace of the version-5 UUIDs given to memberships (the legacy join table has no id):
 /// uuid5(NAMESPACE_URL, "https://github.com/grokify/coreforge#coreforge_sync/memberships").
@@ -17,44 +17,99 @@ pub const MEMBERSHIP_NAMESPACE: &str = "83037461-3d09-54f0-8241-7f5058c6160d";
 /// The three entities, in dependency order.
 pub const ENTITY_NAMES: [&str; 3] = ["users", "organizations", "memberships"];
 
+/// CoreForge's slug rule: 3 to 63 characters, `^[a-z][a-z0-9-]*[a-z0-9]$`.
+const SLUG_RULE: &str = "^[a-z][a-z0-9-]{1,61}[a-z0-9]$";
+
 /// A cf_ column and the legacy expression (over the projection's aliases) that fills it.
 pub struct Col {
     pub cf: &'static str,
     pub expr: String,
 }
 
-/// One key column: its name in the legacy primary table and in the cf_ table.
+/// One key column: its name in the legacy table, its cf_ column, and the expression (over the
+/// projection's aliases) of its CoreForge value; `map` is the id mapping table when ids are mapped.
 pub struct KeyCol {
-    pub legacy: &'static str,
+    pub legacy: String,
     pub cf: &'static str,
+    pub proj: String,
+    pub map: Option<String>,
+}
+
+impl KeyCol {
+    /// The CoreForge id of a legacy id expression.
+    pub fn cf_of(&self, legacy_expr: &str) -> String {
+        match &self.map {
+            None => legacy_expr.to_string(),
+            Some(map) => format!("(SELECT mp.new_id FROM {map} mp WHERE mp.old_id = {legacy_expr})"),
+        }
+    }
+
+    /// The legacy id of a CoreForge id expression.
+    pub fn legacy_of(&self, cf_expr: &str) -> String {
+        match &self.map {
+            None => cf_expr.to_string(),
+            Some(map) => format!("(SELECT mp.old_id FROM {map} mp WHERE mp.new_id = {cf_expr})"),
+        }
+    }
+}
+
+/// The soft-delete rule of a legacy table.
+pub enum SoftDelete {
+    /// Live while this timestamp column is NULL.
+    Timestamp(String),
+    /// Live while this boolean column is false (or NULL).
+    Boolean(String),
 }
 
 /// A legacy table the projection reads.
 pub struct Source {
-    /// The table's name, unqualified (for messages and catalog checks).
-    pub name: &'static str,
+    pub schema: String,
+    pub name: String,
     pub alias: &'static str,
-    /// Columns the mapping reads (checked before any work).
-    pub columns: &'static [&'static str],
-    /// Soft-delete rule: the row is live while this is NULL.
-    pub deleted_at: Option<&'static str>,
+    pub soft_delete: Option<SoftDelete>,
+    /// The id column (users, organizations) and, when ids are mapped, the mapping table.
+    pub id: Option<String>,
+    pub map: Option<String>,
+    pub strategy: IdStrategy,
 }
 
 impl Source {
     pub fn table(&self) -> String {
-        qualified(LEGACY_SCHEMA, self.name)
+        qualified(&self.schema, &self.name)
     }
 
-    /// `public.users`, for messages and listings.
+    /// `crm.accounts`, for messages and listings.
     pub fn display(&self) -> String {
-        format!("{LEGACY_SCHEMA}.{}", self.name)
+        format!("{}.{}", self.schema, self.name)
     }
 
-    /// `alias.deleted_at IS NULL`, or `true` when the table has no soft delete.
+    /// `alias.deleted_at IS NULL`, `alias.is_deleted IS NOT TRUE`, or `true` without soft delete.
     pub fn live(&self, alias: &str) -> String {
-        match self.deleted_at {
-            Some(col) => format!("{alias}.{} IS NULL", ident(col)),
+        match &self.soft_delete {
+            Some(SoftDelete::Timestamp(col)) => format!("{alias}.{} IS NULL", ident(col)),
+            Some(SoftDelete::Boolean(col)) => format!("{alias}.{} IS NOT TRUE", ident(col)),
             None => "true".into(),
+        }
+    }
+
+    /// The alias of this table's id mapping in the projection (`ux`, `tx`).
+    fn map_alias(&self) -> String {
+        format!("{}x", self.alias)
+    }
+
+    /// The CoreForge id of this table's row `alias` in the projection.
+    fn cf_id(&self) -> String {
+        match &self.map {
+            Some(_) => format!("{}.new_id", self.map_alias()),
+            None => format!("{}.{}", self.alias, ident(self.id.as_deref().unwrap_or("id"))),
+        }
+    }
+
+    /// `LEFT JOIN <mapping> ux ON ux.old_id = <legacy id expr>`, or nothing for kept ids.
+    fn map_join(&self, legacy_id: &str) -> String {
+        match &self.map {
+            Some(map) => format!(" LEFT JOIN {map} {a} ON {a}.old_id = {legacy_id}", a = self.map_alias()),
+            None => String::new(),
         }
     }
 }
@@ -63,11 +118,21 @@ impl Source {
 pub struct Parent {
     pub entity: &'static str,
     pub source: Source,
-    /// The referencing column in the primary table, and in the cf_ table.
-    pub fk: KeyCol,
-    /// The parent's key column in its legacy table.
-    pub legacy_id: &'static str,
+    /// The referencing column in the membership table, and in the cf_ table.
+    pub fk_legacy: String,
+    pub fk_cf: &'static str,
     pub cf_table: &'static str,
+    /// The expression of the parent's CoreForge id in the projection.
+    pub cf_id: String,
+    pub key: KeyCol,
+}
+
+/// Why a live row cannot be mirrored: a condition over the projection's aliases, a reason code
+/// and a message (an SQL expression).
+pub struct Problem {
+    pub cond: String,
+    pub code: &'static str,
+    pub message: String,
 }
 
 pub struct Entity {
@@ -81,8 +146,13 @@ pub struct Entity {
     pub columns: Vec<Col>,
     /// Written on insert only (a membership's derived id).
     pub insert_only: Vec<Col>,
-    /// Why a live row cannot be mirrored: (condition, reason). First match wins.
-    pub problems: Vec<(String, &'static str)>,
+    /// Why a live row cannot be mirrored, checked in order: first match wins.
+    pub problems: Vec<Problem>,
+    /// cf_ columns CoreForge keeps unique (email, slug): a row that would take a value another
+    /// row holds is rejected.
+    pub unique: Vec<&'static str>,
+    /// The legacy column holding a password hash, never shown in a reject.
+    pub secret: Option<String>,
     /// A short human label of a legacy row, for listings (email, slug, role).
     pub label: String,
 }
@@ -101,22 +171,27 @@ impl Entity {
         qualified(&self.cf_schema, name)
     }
 
-    /// `FROM users u` or `FROM tenant_members m JOIN users u ... JOIN tenants t ...`.
-    /// With `outer`, parents are LEFT JOINed (to count orphans and excluded rows).
+    /// The FROM clause of the projection: the table, its id mapping, and (memberships) the
+    /// user and organization with theirs. With `outer`, parents are LEFT JOINed (to count orphans
+    /// and excluded rows).
     pub fn from(&self, outer: bool) -> String {
         let p = &self.primary;
         let mut s = format!("{} {}", p.table(), p.alias);
+        if let Some(id) = &p.id {
+            s.push_str(&p.map_join(&format!("{}.{}", p.alias, ident(id))));
+        }
         for parent in &self.parents {
+            let src = &parent.source;
+            let fk = format!("{}.{}", p.alias, ident(&parent.fk_legacy));
             s.push_str(&format!(
-                " {} {} {} ON {}.{} = {}.{}",
+                " {} {} {} ON {}.{} = {fk}",
                 if outer { "LEFT JOIN" } else { "JOIN" },
-                parent.source.table(),
-                parent.source.alias,
-                parent.source.alias,
-                ident(parent.legacy_id),
-                p.alias,
-                ident(parent.fk.legacy),
+                src.table(),
+                src.alias,
+                src.alias,
+                ident(src.id.as_deref().expect("parents have ids")),
             ));
+            s.push_str(&src.map_join(&fk));
         }
         s
     }
@@ -142,55 +217,101 @@ impl Entity {
         a.join(", ")
     }
 
-    /// Legacy key expressions, e.g. `u.id` or `m.user_id, m.tenant_id`.
+    /// The legacy key columns, quoted: `"id"` or `"user_id", "tenant_id"`.
+    pub fn legacy_key_names(&self) -> String {
+        self.key.iter().map(|k| ident(&k.legacy)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Legacy key expressions, e.g. `u."id"` or `m."user_id", m."tenant_id"`.
     pub fn legacy_key(&self, alias: &str) -> String {
-        self.key.iter().map(|k| format!("{alias}.{}", ident(k.legacy))).collect::<Vec<_>>().join(", ")
+        self.key.iter().map(|k| format!("{alias}.{}", ident(&k.legacy))).collect::<Vec<_>>().join(", ")
     }
 
     pub fn cf_key(&self, alias: &str) -> String {
         self.key.iter().map(|k| format!("{alias}.{}", ident(k.cf))).collect::<Vec<_>>().join(", ")
     }
 
-    /// `c.id = u.id` (or both membership key columns).
+    /// `SELECT <cf key> FROM (<legacy keys query>) g`: the CoreForge keys of legacy keys.
+    pub fn cf_keys_of(&self, legacy_keys: &str) -> String {
+        let exprs: Vec<String> =
+            self.key.iter().map(|k| k.cf_of(&format!("g.{}", ident(&k.legacy)))).collect();
+        format!("SELECT {} FROM ({legacy_keys}) g", exprs.join(", "))
+    }
+
+    /// `c.id = ux.new_id` (or both membership key columns): a cf_ row and its projection row.
     pub fn key_join(&self, cf_alias: &str) -> String {
-        self.key
-            .iter()
-            .map(|k| format!("{cf_alias}.{} = {}.{}", ident(k.cf), self.primary.alias, ident(k.legacy)))
-            .collect::<Vec<_>>()
-            .join(" AND ")
+        self.key.iter().map(|k| format!("{cf_alias}.{} = {}", ident(k.cf), k.proj)).collect::<Vec<_>>().join(" AND ")
     }
 
-    /// A legacy row's key as text, for messages: `id=...` or `user_id=..., tenant_id=...`.
-    /// `projected` when `alias` is a projection row, whose columns carry the cf_ names.
-    pub fn legacy_key_text(&self, alias: &str, projected: bool) -> String {
-        self.key_text(alias, |k| (k.legacy, if projected { k.cf } else { k.legacy }))
-    }
-
-    /// A cf_ row's key as text: `id=...` or `user_id=..., organization_id=...`.
-    pub fn cf_key_text(&self, alias: &str) -> String {
-        self.key_text(alias, |k| (k.cf, k.cf))
-    }
-
-    fn key_text(&self, alias: &str, names: impl Fn(&KeyCol) -> (&'static str, &'static str)) -> String {
+    /// A legacy row's key as text, for messages and rejects: `account_id=17` or
+    /// `user_id=..., tenant_id=...`, over the legacy columns of `alias`.
+    pub fn legacy_key_text(&self, alias: &str) -> String {
         let parts: Vec<String> = self
             .key
             .iter()
-            .map(|k| {
-                let (label, col) = names(k);
-                format!("{}||{alias}.{}::text", literal(&format!("{label}=")), ident(col))
-            })
+            .map(|k| format!("{}||{alias}.{}::text", literal(&format!("{}=", k.legacy)), ident(&k.legacy)))
             .collect();
         parts.join("||', '||")
     }
 
-    /// `CASE WHEN <cond> THEN <reason> ... END`: NULL when the row can be mirrored.
-    pub fn problem(&self) -> String {
-        if self.problems.is_empty() {
+    /// A cf_ row's key as text: `id=...` or `user_id=..., organization_id=...`.
+    pub fn cf_key_text(&self, alias: &str) -> String {
+        let parts: Vec<String> = self
+            .key
+            .iter()
+            .map(|k| format!("{}||{alias}.{}::text", literal(&format!("{}=", k.cf)), ident(k.cf)))
+            .collect();
+        parts.join("||', '||")
+    }
+
+    /// `CASE WHEN <cond> THEN <code> ... END`: NULL when the row can be mirrored, as far as the row
+    /// itself tells (the unique columns are checked against the others by the mirror statement).
+    /// `fresh`: a query of cf_ ids inserted by the same statement (parents that count as present).
+    pub fn problem(&self, fresh: Option<&str>) -> String {
+        self.problem_case(fresh, |p| literal(p.code))
+    }
+
+    /// The same with the message of each problem.
+    pub fn problem_message(&self, fresh: Option<&str>) -> String {
+        self.problem_case(fresh, |p| p.message.clone())
+    }
+
+    fn problem_case(&self, fresh: Option<&str>, then: impl Fn(&Problem) -> String) -> String {
+        let parents = self.parent_problems(fresh);
+        let all: Vec<&Problem> = parents.iter().chain(&self.problems).collect();
+        if all.is_empty() {
             return "NULL::text".into();
         }
-        let whens: Vec<String> =
-            self.problems.iter().map(|(c, r)| format!("WHEN {c} THEN {}", literal(r))).collect();
+        let whens: Vec<String> = all.iter().map(|p| format!("WHEN {} THEN {}", p.cond, then(p))).collect();
         format!("CASE {} END", whens.join(" "))
+    }
+
+    /// A membership needs its user and its organization in CoreForge: when one was rejected, the
+    /// membership is rejected too (and comes back with it, see mirror.rs).
+    fn parent_problems(&self, fresh: Option<&str>) -> Vec<Problem> {
+        self.parents
+            .iter()
+            .map(|p| Problem {
+                cond: format!("NOT {}", self.parent_present(p, fresh)),
+                code: "parent_rejected",
+                message: format!(
+                    "{} || {}.{}::text || {}",
+                    literal(&format!("its {} (", p.entity.trim_end_matches('s'))),
+                    self.primary.alias,
+                    ident(&p.fk_legacy),
+                    literal(&format!(") is not in CoreForge: SELECT * FROM cf_rejects('{}')", p.entity))
+                ),
+            })
+            .collect()
+    }
+
+    /// `(EXISTS (the parent's cf_ row) [OR its id IN fresh])`.
+    pub fn parent_present(&self, p: &Parent, fresh: Option<&str>) -> String {
+        let exists = format!("EXISTS (SELECT 1 FROM {} px WHERE px.id = {})", self.cf_table_of(p.cf_table), p.cf_id);
+        match fresh {
+            Some(q) => format!("({exists} OR {} IN ({q}))", p.cf_id),
+            None => format!("({exists})"),
+        }
     }
 
     /// The cf_ columns compared by the sync and the validation, as a row: `(c.email, c.name, ...)`.
@@ -205,156 +326,297 @@ impl Entity {
         format!("ROW({})", cols.join(", "))
     }
 
-    /// `SELECT key..., columns..., insert_only..., problem FROM ... WHERE live AND <filter>`:
+    /// `SELECT key..., columns..., problem, label, legacy_key FROM ... WHERE live AND <filter>`:
     /// what CoreForge should hold, named by cf_ column.
     pub fn projection(&self, filter: &str) -> String {
-        let mut cols: Vec<String> = self
-            .key
-            .iter()
-            .map(|k| format!("{}.{} AS {}", self.primary.alias, ident(k.legacy), ident(k.cf)))
-            .collect();
+        let mut cols: Vec<String> = self.key.iter().map(|k| format!("{} AS {}", k.proj, ident(k.cf))).collect();
         cols.extend(
             self.columns.iter().chain(&self.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))),
         );
-        cols.push(format!("{} AS problem", self.problem()));
+        cols.push(format!("{} AS problem", self.problem(None)));
+        cols.push(format!("{} AS problem_message", self.problem_message(None)));
         cols.push(format!("{} AS label", self.label));
+        cols.push(format!("{} AS legacy_key", self.legacy_key_text(self.primary.alias)));
         format!("SELECT {} FROM {} WHERE {} AND {}", cols.join(", "), self.from(false), self.live(), filter)
     }
 
     pub fn parent(&self, entity: &str) -> Option<&Parent> {
         self.parents.iter().find(|p| p.entity == entity)
     }
-}
 
-/// `nullif(alias.col, '')`: an empty optional string becomes NULL.
-fn optional(alias: &str, col: &str) -> String {
-    format!("NULLIF({alias}.{}, '')", ident(col))
-}
-
-fn plain(alias: &str, col: &str) -> String {
-    format!("{alias}.{}", ident(col))
-}
-
-fn empty(alias: &str, col: &str) -> String {
-    format!("COALESCE({alias}.{}, '') = ''", ident(col))
-}
-
-fn users_source() -> Source {
-    Source {
-        name: "users",
-        alias: "u",
-        columns: &["id", "email", "name", "avatar_url", "password_hash", "created_at", "deleted_at"],
-        deleted_at: Some("deleted_at"),
+    /// The legacy row of a key as jsonb, its password column redacted: `(SELECT ... FROM t WHERE key)`.
+    /// `keys` are the expressions of the legacy key values, in key order.
+    pub fn legacy_row_json(&self, keys: &[String]) -> String {
+        let a = "l";
+        let cond: Vec<String> =
+            self.key.iter().zip(keys).map(|(k, v)| format!("{a}.{} = {v}", ident(&k.legacy))).collect();
+        let json = match &self.secret {
+            Some(col) => format!(
+                "pg_catalog.jsonb_set(pg_catalog.to_jsonb({a}), ARRAY[{}], '\"[redacted]\"'::jsonb)",
+                literal(col)
+            ),
+            None => format!("pg_catalog.to_jsonb({a})"),
+        };
+        format!("(SELECT {json} FROM {} {a} WHERE {})", self.primary.table(), cond.join(" AND "))
     }
 }
 
-fn tenants_source() -> Source {
-    Source {
-        name: "tenants",
-        alias: "t",
-        columns: &["id", "name", "slug", "logo_url", "settings", "plan", "created_at", "deleted_at"],
-        deleted_at: Some("deleted_at"),
-    }
+/// The name of the id mapping table of `entity` (the guide's names).
+pub fn mapping_table(entity: &str) -> String {
+    let name = if entity == "users" { "user_id_mapping" } else { "organization_id_mapping" };
+    qualified("coreforge_sync", name)
 }
 
-/// The guide's mapping of one entity, with the cf_ tables in `cf_schema`.
-pub fn entity(name: &str, cf_schema: &str) -> Option<Entity> {
-    let cf_schema = cf_schema.to_string();
-    let e = match name {
-        "users" => Entity {
-            name: "users",
-            cf_schema,
-            cf_name: "cf_users",
-            primary: users_source(),
-            parents: vec![],
-            key: vec![KeyCol { legacy: "id", cf: "id" }],
-            columns: vec![
-                Col { cf: "email", expr: plain("u", "email") },
-                Col { cf: "name", expr: plain("u", "name") },
-                Col { cf: "avatar_url", expr: optional("u", "avatar_url") },
-                Col { cf: "password_hash", expr: optional("u", "password_hash") },
-                Col { cf: "created_at", expr: plain("u", "created_at") },
-            ],
-            insert_only: vec![],
-            problems: vec![
-                (empty("u", "email"), "email is empty"),
-                (empty("u", "name"), "name is empty"),
-                ("u.created_at IS NULL".into(), "created_at is NULL"),
-            ],
-            label: plain("u", "email"),
-        },
-        "organizations" => Entity {
-            name: "organizations",
-            cf_schema,
-            cf_name: "cf_organizations",
-            primary: tenants_source(),
-            parents: vec![],
-            key: vec![KeyCol { legacy: "id", cf: "id" }],
-            columns: vec![
-                Col { cf: "name", expr: plain("t", "name") },
-                Col { cf: "slug", expr: plain("t", "slug") },
-                Col { cf: "logo_url", expr: optional("t", "logo_url") },
-                Col { cf: "settings", expr: "t.settings::jsonb".into() },
-                Col { cf: "plan", expr: format!("COALESCE({}, 'free')", optional("t", "plan")) },
-                Col { cf: "created_at", expr: plain("t", "created_at") },
-            ],
-            insert_only: vec![],
-            problems: vec![
-                (empty("t", "name"), "name is empty"),
-                (empty("t", "slug"), "slug is empty"),
-                ("t.created_at IS NULL".into(), "created_at is NULL"),
-            ],
-            label: plain("t", "slug"),
-        },
-        "memberships" => Entity {
-            name: "memberships",
-            cf_schema,
-            cf_name: "cf_memberships",
-            primary: Source {
-                name: "tenant_members",
-                alias: "m",
-                columns: &["user_id", "tenant_id", "role", "created_at"],
-                deleted_at: None,
-            },
-            parents: vec![
-                Parent {
-                    entity: "users",
-                    source: users_source(),
-                    fk: KeyCol { legacy: "user_id", cf: "user_id" },
-                    legacy_id: "id",
-                    cf_table: "cf_users",
-                },
-                Parent {
-                    entity: "organizations",
-                    source: tenants_source(),
-                    fk: KeyCol { legacy: "tenant_id", cf: "organization_id" },
-                    legacy_id: "id",
-                    cf_table: "cf_organizations",
-                },
-            ],
-            key: vec![KeyCol { legacy: "user_id", cf: "user_id" }, KeyCol { legacy: "tenant_id", cf: "organization_id" }],
-            columns: vec![
-                Col { cf: "role", expr: plain("m", "role") },
-                Col { cf: "created_at", expr: plain("m", "created_at") },
-            ],
-            insert_only: vec![Col {
-                cf: "id",
-                expr: format!(
-                    "coreforge_sync.uuid_v5('{MEMBERSHIP_NAMESPACE}'::uuid, m.user_id::text || ':' || m.tenant_id::text)"
-                ),
-            }],
-            problems: vec![
-                (empty("m", "role"), "role is empty"),
-                ("m.created_at IS NULL".into(), "created_at is NULL"),
-            ],
-            label: "u.email || ' in ' || t.slug".into(),
-        },
-        _ => return None,
+fn source(r: &Resolved, alias: &'static str) -> Source {
+    let soft_delete = r.settings.soft_delete.as_ref().map(|sd| match sd.kind.as_str() {
+        "boolean" => SoftDelete::Boolean(sd.column.clone()),
+        _ => SoftDelete::Timestamp(sd.column.clone()),
+    });
+    let (id, map, strategy) = match &r.id {
+        Some((col, strategy, _)) => (
+            Some(col.clone()),
+            (*strategy != IdStrategy::Keep).then(|| mapping_table(r.entity)),
+            strategy.clone(),
+        ),
+        None => (None, None, IdStrategy::Keep),
     };
-    Some(e)
+    Source { schema: r.schema.clone(), name: r.table.clone(), alias, soft_delete, id, map, strategy }
+}
+
+/// The columns of `r` over alias `a`, with their problems.
+fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
+    let s = &r.settings;
+    let mut cols = Vec::new();
+    let mut problems = Vec::new();
+    let mut too_long = Vec::new();
+    for cc in cf_columns(r.entity) {
+        let name = cc.name;
+        let raw = match (s.columns.get(name), s.defaults.get(name)) {
+            (Some(legacy), _) => format!("{a}.{}", ident(legacy)),
+            (None, Some(v)) => match v {
+                serde_json::Value::String(t) => literal(t),
+                other => literal(&other.to_string()),
+            },
+            (None, None) => continue,
+        };
+        let text = format!("({raw})::text");
+        let expr = match cc.kind {
+            Kind::Required => {
+                let base = if name == "slug" && s.normalize_slugs == Some(true) {
+                    format!(
+                        "NULLIF(pg_catalog.btrim(pg_catalog.regexp_replace(pg_catalog.lower({text}), '[^a-z0-9]+', '-', 'g'), '-'), '')"
+                    )
+                } else {
+                    text.clone()
+                };
+                let e = value_mapped(r, name, &base, "NULL::text", &mut problems);
+                problems.insert(
+                    0,
+                    Problem {
+                        cond: format!("COALESCE({base}, '') = ''"),
+                        code: "missing_value",
+                        message: literal(&format!("{name} is NULL or empty")),
+                    },
+                );
+                e
+            }
+            Kind::Optional => format!("NULLIF({text}, '')"),
+            Kind::Set(default) => {
+                let e = value_mapped(r, name, &text, &literal(default), &mut problems);
+                let allowed = allowed_values(name).expect("set columns have values");
+                let list = allowed.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", ");
+                problems.push(Problem {
+                    cond: format!("{e} NOT IN ({list})"),
+                    code: "invalid_value",
+                    message: format!(
+                        "{} || pg_catalog.quote_literal({e}) || {}",
+                        literal(&format!("{name} ")),
+                        literal(&format!(" is not a CoreForge {name} ({}): map it in \"values\"", allowed.join(", ")))
+                    ),
+                });
+                e
+            }
+            Kind::Password => password_expr(s.passwords.as_ref(), &text),
+            Kind::Timestamp => {
+                let e = format!("({raw})::timestamptz");
+                problems.push(Problem {
+                    cond: format!("{e} IS NULL"),
+                    code: "missing_value",
+                    message: literal(&format!("{name} is NULL")),
+                });
+                e
+            }
+            Kind::Json => format!("({raw})::jsonb"),
+            Kind::Bool(default) => format!("COALESCE(({raw})::boolean, {default})"),
+        };
+        if let Some(max) = cc.max_len {
+            too_long.push(Problem {
+                cond: format!("pg_catalog.length({expr}) > {max}"),
+                code: "too_long",
+                message: literal(&format!("{name} is longer than {max} characters")),
+            });
+        }
+        if name == "slug" {
+            problems.push(Problem {
+                cond: format!("{expr} !~ '{SLUG_RULE}'"),
+                code: "invalid_slug",
+                message: format!(
+                    "'slug ' || pg_catalog.quote_literal({expr}) || ' does not match CoreForge''s rule (3-63 characters, a-z, 0-9 and -, starting with a letter){}'",
+                    if s.normalize_slugs == Some(true) { "" } else { "; \"normalize_slugs\": true may help" }
+                ),
+            });
+        }
+        cols.push(Col { cf: name, expr });
+    }
+    // Missing values first (they make the others moot), then length, then the rest in order.
+    let (mut ordered, rest): (Vec<Problem>, Vec<Problem>) =
+        problems.into_iter().partition(|p| p.code == "missing_value");
+    ordered.extend(too_long);
+    ordered.extend(rest);
+    (cols, ordered)
+}
+
+/// `CASE raw WHEN 'basic' THEN 'starter' ... ELSE <fallback> END` for a value-mapped column, with
+/// an `unmapped_value` problem when the fallback is `reject`. `empty`: the value of NULL or ''.
+fn value_mapped(r: &Resolved, name: &str, text: &str, empty: &str, problems: &mut Vec<Problem>) -> String {
+    let Some(map) = r.settings.values.get(name) else {
+        return if empty == "NULL::text" { text.to_string() } else { format!("COALESCE(NULLIF({text}, ''), {empty})") };
+    };
+    let whens: Vec<String> = map
+        .iter()
+        .filter(|(from, _)| from.as_str() != "*")
+        .map(|(from, to)| format!("WHEN {text} = {} THEN {}", literal(from), literal(to)))
+        .collect();
+    let fallback = match map.get("*").map(String::as_str) {
+        Some("reject") => {
+            let keys: Vec<String> = map.keys().filter(|k| k.as_str() != "*").map(|k| literal(k)).collect();
+            let known = if keys.is_empty() { "false".to_string() } else { format!("{text} IN ({})", keys.join(", ")) };
+            problems.push(Problem {
+                cond: format!("NULLIF({text}, '') IS NOT NULL AND NOT ({known})"),
+                code: "unmapped_value",
+                message: format!(
+                    "{} || pg_catalog.quote_literal({text}) || {}",
+                    literal(&format!("{name} ")),
+                    literal(&format!(" has no mapping in \"values\".{name}"))
+                ),
+            });
+            "NULL::text".to_string()
+        }
+        Some(v) => literal(v),
+        None => text.to_string(),
+    };
+    format!("(CASE WHEN NULLIF({text}, '') IS NULL THEN {empty} {} ELSE {fallback} END)", whens.join(" "))
+}
+
+/// The formats whose hashes are kept under `policy` (the rest become NULL: the user must reset).
+pub fn kept_formats(policy: Option<&std::collections::BTreeMap<String, String>>) -> Vec<&'static str> {
+    let action = |f: &str| {
+        policy
+            .and_then(|p| p.get(f).or_else(|| p.get("*")))
+            .map(String::as_str)
+            .unwrap_or("reset")
+    };
+    PASSWORD_FORMATS.iter().copied().filter(|f| *f != "empty" && action(f) == "keep").collect()
+}
+
+fn password_expr(policy: Option<&std::collections::BTreeMap<String, String>>, text: &str) -> String {
+    let kept = kept_formats(policy);
+    let list = kept.iter().map(|f| literal(f)).collect::<Vec<_>>().join(", ");
+    if kept.is_empty() {
+        "NULL::text".into()
+    } else {
+        format!("CASE WHEN coreforge_sync.password_format({text}) IN ({list}) THEN {text} END")
+    }
+}
+
+/// The entity `name` under the current configuration, its cf_ tables in `cf_schema`.
+/// Checks the legacy side against the catalog (one error listing every problem).
+pub fn entity(name: &str, cf_schema: &str) -> Entity {
+    let resolved = config::resolve_all();
+    build(name, cf_schema, &resolved)
+}
+
+/// All three entities, in dependency order.
+pub fn all(cf_schema: &str) -> Vec<Entity> {
+    let resolved = config::resolve_all();
+    ENTITY_NAMES.iter().map(|n| build(n, cf_schema, &resolved)).collect()
+}
+
+fn build(name: &str, cf_schema: &str, resolved: &[Resolved; 3]) -> Entity {
+    let cf_schema = cf_schema.to_string();
+    let [ru, ro, rm] = resolved;
+    match name {
+        "users" | "organizations" => {
+            let (r, alias, cf_name, unique) =
+                if name == "users" { (ru, "u", "cf_users", "email") } else { (ro, "t", "cf_organizations", "slug") };
+            let primary = source(r, alias);
+            let (cols, problems) = columns(r, alias);
+            let id = primary.id.clone().expect("users and organizations have ids");
+            let key = vec![KeyCol { legacy: id, cf: "id", proj: primary.cf_id(), map: primary.map.clone() }];
+            let label = cols.iter().find(|c| c.cf == unique).map(|c| c.expr.clone()).unwrap_or("NULL".into());
+            let secret = if name == "users" { r.settings.columns.get("password_hash").cloned() } else { None };
+            Entity {
+                name: if name == "users" { "users" } else { "organizations" },
+                cf_schema,
+                cf_name,
+                primary,
+                parents: vec![],
+                key,
+                columns: cols,
+                insert_only: vec![],
+                problems,
+                unique: vec![unique],
+                secret,
+                label,
+            }
+        }
+        _ => {
+            let primary = source(rm, "m");
+            let user_ref = rm.settings.user_ref.clone().expect("memberships have user_ref");
+            let org_ref = rm.settings.organization_ref.clone().expect("memberships have organization_ref");
+            let parent = |entity: &'static str, r: &Resolved, alias: &'static str, fk: &str, fk_cf, cf_table| {
+                let src = source(r, alias);
+                let cf_id = match &src.map {
+                    Some(_) => src.cf_id(),
+                    None => format!("m.{}", ident(fk)),
+                };
+                let key = KeyCol { legacy: fk.to_string(), cf: fk_cf, proj: cf_id.clone(), map: src.map.clone() };
+                Parent { entity, source: src, fk_legacy: fk.to_string(), fk_cf, cf_table, cf_id, key }
+            };
+            let pu = parent("users", ru, "u", &user_ref, "user_id", "cf_users");
+            let po = parent("organizations", ro, "t", &org_ref, "organization_id", "cf_organizations");
+            let (cols, problems) = columns(rm, "m");
+            let user_label = build("users", &cf_schema, resolved).label;
+            let org_label = build("organizations", &cf_schema, resolved).label;
+            let id = format!(
+                "coreforge_sync.uuid_v5('{MEMBERSHIP_NAMESPACE}'::uuid, {}::text || ':' || {}::text)",
+                pu.cf_id, po.cf_id
+            );
+            Entity {
+                name: "memberships",
+                cf_schema,
+                cf_name: "cf_memberships",
+                primary,
+                key: vec![
+                    KeyCol { legacy: user_ref, cf: "user_id", proj: pu.cf_id.clone(), map: pu.key.map.clone() },
+                    KeyCol { legacy: org_ref, cf: "organization_id", proj: po.cf_id.clone(), map: po.key.map.clone() },
+                ],
+                parents: vec![pu, po],
+                columns: cols,
+                insert_only: vec![Col { cf: "id", expr: id }],
+                problems,
+                unique: vec![],
+                secret: None,
+                label: format!("{user_label} || ' in ' || {org_label}"),
+            }
+        }
+    }
 }
 
 /// Entities that reference `name` (memberships reference users and organizations).
 pub fn dependents(name: &str, cf_schema: &str) -> Vec<Entity> {
-    ENTITY_NAMES.iter().filter_map(|n| entity(n, cf_schema)).filter(|e| e.parent(name).is_some()).collect()
+    if name == "memberships" {
+        return vec![];
+    }
+    vec![entity("memberships", cf_schema)]
 }

@@ -28,23 +28,32 @@ pub enum Scope {
     CfIds,
     /// The keys one statement touched, read from its transition tables `coreforge_old` /
     /// `coreforge_new`. `remove`: some key may lose its cf_ row (see [`probe`]); `cascade`: the
-    /// dependents (memberships) of keys whose liveness changed, or that were removed, follow.
+    /// dependents (memberships) of keys whose presence in CoreForge may change follow.
     Statement { old: bool, new: bool, remove: bool, cascade: bool },
+}
+
+/// What happens to a legacy row that cannot be mirrored (`coreforge_sync.on_error`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum OnError {
+    /// Record it in coreforge_sync.rejects and go on (the backfill always does).
+    Record,
+    /// Raise an error: the application's write fails.
+    Raise,
 }
 
 pub const OLD_TABLE: &str = "coreforge_old";
 pub const NEW_TABLE: &str = "coreforge_new";
 
 /// Builds the mirror statement of `e` over `scope`. It returns one row:
-/// `(inserted bigint, updated bigint, deleted bigint)` for the entity itself.
-pub fn statement(e: &Entity, scope: Scope) -> String {
+/// `(inserted, updated, deleted, rejected)` for the entity itself.
+pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
     let mut ctes: Vec<String> = Vec::new();
     let alias = e.primary.alias;
-    let legacy_keys = e.key.iter().map(|k| ident(k.legacy)).collect::<Vec<_>>().join(", ");
+    let legacy_keys = e.legacy_key_names();
 
-    let (legacy_filter, cf_filter, copy, remove) = match scope {
-        Scope::All => ("true".to_string(), String::new(), true, false),
-        Scope::CfIds => (String::new(), "c.id = ANY($1::uuid[])".to_string(), false, true),
+    let (legacy_filter, cf_filter, clear_filter, copy, remove) = match scope {
+        Scope::All => ("true".to_string(), String::new(), Some("true".to_string()), true, false),
+        Scope::CfIds => (String::new(), "c.id = ANY($1::uuid[])".to_string(), None, false, true),
         Scope::Statement { old, new, remove, .. } => {
             let tables: Vec<&str> =
                 [(old, OLD_TABLE), (new, NEW_TABLE)].iter().filter(|(on, _)| *on).map(|(_, t)| *t).collect();
@@ -56,7 +65,12 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
             }
             (
                 format!("({}) IN (SELECT {legacy_keys} FROM touched)", e.legacy_key(alias)),
-                format!("({}) IN (SELECT {legacy_keys} FROM gone_candidates)", e.cf_key("c")),
+                format!(
+                    "({}) IN ({})",
+                    e.cf_key("c"),
+                    e.cf_keys_of(&format!("SELECT {legacy_keys} FROM gone_candidates"))
+                ),
+                Some(format!("r.legacy_id IN (SELECT {} FROM touched x)", e.legacy_key_text("x"))),
                 true,
                 remove,
             )
@@ -67,14 +81,18 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
         prefix: "e",
         legacy_filter: &legacy_filter,
         cf_filter: &cf_filter,
+        clear_filter: clear_filter.as_deref(),
         copy,
         remove,
         prelocked: trigger,
+        on_error,
+        fresh: None,
     };
     apply(&mut ctes, e, own);
 
     // Users and organizations carry their memberships: those of a removed row go first
-    // (NO ACTION foreign keys), those of a row that came back to life come back.
+    // (NO ACTION foreign keys); those of a row that came back to life, or came into CoreForge
+    // (a rejected row, fixed), come back.
     let deps = dependents(e.name, &e.cf_schema);
     let cascade = match scope {
         Scope::All => false,
@@ -82,28 +100,45 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
         Scope::Statement { cascade, .. } => cascade,
     };
     if cascade && !deps.is_empty() {
-        let mut scope_parts = Vec::new();
+        let k = &e.key[0];
+        let mut legacy_ids = Vec::new();
+        let mut cf_ids = Vec::new();
         if remove {
-            scope_parts.push("SELECT id FROM e_gone".to_string());
+            legacy_ids.push(format!("SELECT {} AS id FROM e_gone g", k.legacy_of("g.id")));
+            cf_ids.push("SELECT id FROM e_gone".to_string());
         }
         if let Scope::Statement { old, new, .. } = scope {
             ctes.push(format!("live_changed AS ({})", live_changed(e, old, new)));
-            scope_parts.push("SELECT id FROM live_changed".into());
+            legacy_ids.push("SELECT id FROM live_changed".into());
+            cf_ids.push(format!("SELECT {} AS id FROM live_changed l", k.cf_of("l.id")));
+            legacy_ids.push(format!("SELECT {} AS id FROM e_up g WHERE g.inserted", k.legacy_of("g.id")));
+            cf_ids.push("SELECT id FROM e_up WHERE inserted".into());
         }
-        ctes.push(format!("dep_scope AS ({})", scope_parts.join(" UNION ALL ")));
+        ctes.push(format!("dep_legacy AS ({})", legacy_ids.join(" UNION ")));
+        ctes.push(format!("dep_cf AS ({})", cf_ids.join(" UNION ")));
+        let fresh = copy.then_some("SELECT id FROM e_up WHERE inserted");
         for (i, d) in deps.iter().enumerate() {
             let parent = d.parent(e.name).expect("dependent has parent");
-            let legacy_filter =
-                format!("{}.{} IN (SELECT id FROM dep_scope)", d.primary.alias, ident(parent.fk.legacy));
-            let cf_filter = format!("c.{} IN (SELECT id FROM dep_scope)", ident(parent.fk.cf));
+            let fk = format!("{}.{}", d.primary.alias, ident(&parent.fk_legacy));
+            let legacy_filter = format!("{fk} IN (SELECT id FROM dep_legacy)");
+            let cf_filter = format!("c.{} IN (SELECT id FROM dep_cf)", ident(parent.fk_cf));
+            let clear_filter = format!(
+                "r.legacy_id IN (SELECT {} FROM {} x WHERE x.{} IN (SELECT id FROM dep_legacy))",
+                d.legacy_key_text("x"),
+                d.primary.table(),
+                ident(&parent.fk_legacy)
+            );
             let prefix = format!("d{i}");
             let part = Part {
                 prefix: &prefix,
                 legacy_filter: &legacy_filter,
                 cf_filter: &cf_filter,
+                clear_filter: trigger.then_some(clear_filter.as_str()),
                 copy: trigger,
                 remove: true,
                 prelocked: trigger,
+                on_error,
+                fresh,
             };
             apply(&mut ctes, d, part);
         }
@@ -117,11 +152,12 @@ pub fn statement(e: &Entity, scope: Scope) -> String {
         }
     };
     format!(
-        "WITH {} SELECT {} AS inserted, {} AS updated, {} AS deleted",
+        "WITH {} SELECT {} AS inserted, {} AS updated, {} AS deleted, {} AS rejected",
         ctes.join(",\n"),
         count("e_up", "inserted", copy),
         count("e_up", "NOT inserted", copy),
         count("e_gone", "true", remove),
+        count("e_rej", "true", copy && on_error == OnError::Record),
     )
 }
 
@@ -134,8 +170,8 @@ fn written_names(e: &Entity) -> Vec<String> {
         .collect()
 }
 
-/// `ON CONFLICT (key) DO UPDATE ... WHERE <differs> RETURNING <inserted?>`: a row inserted at the
-/// same moment by another session is absorbed, and an unchanged row keeps its `updated_at`.
+/// `ON CONFLICT (key) DO UPDATE ... WHERE <differs> RETURNING <id>, <inserted?>`: a row inserted
+/// at the same moment by another session is absorbed, and an unchanged row keeps its `updated_at`.
 fn on_conflict(e: &Entity) -> String {
     let updates: Vec<String> = e
         .columns
@@ -145,7 +181,7 @@ fn on_conflict(e: &Entity) -> String {
         .collect();
     format!(
         "ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {cf_row} IS DISTINCT FROM {excluded_row} \
-         RETURNING (c.xmax::text = '0') AS inserted",
+         RETURNING c.id, (c.xmax::text = '0') AS inserted",
         keys = e.key.iter().map(|k| ident(k.cf)).collect::<Vec<_>>().join(", "),
         updates = updates.join(", "),
         cf_row = e.cf_row("c"),
@@ -155,7 +191,7 @@ fn on_conflict(e: &Entity) -> String {
 
 /// Keys that may lose their cf_ row: deleted, soft-deleted, or given another key by the statement.
 fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
-    let keys = e.key.iter().map(|k| ident(k.legacy)).collect::<Vec<_>>().join(", ");
+    let keys = e.legacy_key_names();
     match (old, new) {
         (false, _) => format!("SELECT {keys} FROM {NEW_TABLE} WHERE false"),
         (true, false) => format!("SELECT {keys} FROM {OLD_TABLE}"),
@@ -164,6 +200,25 @@ fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
             e.primary.live("x")
         ),
     }
+}
+
+/// Legacy ids whose presence in CoreForge the statement may change, so that their dependents
+/// (memberships) must follow: liveness changed, or live and not in CoreForge (a new row, or a
+/// rejected row the statement fixed).
+fn presence_changed(e: &Entity, old: bool, new: bool) -> String {
+    let mut parts = vec![live_changed(e, old, new)];
+    if new {
+        let k = &e.key[0];
+        parts.push(format!(
+            "SELECT x.{id} AS id FROM {NEW_TABLE} x WHERE {live} AND NOT EXISTS \
+             (SELECT 1 FROM {cf} c WHERE c.id = {cf_id})",
+            id = ident(&k.legacy),
+            live = e.primary.live("x"),
+            cf = e.cf_table(),
+            cf_id = k.cf_of(&format!("x.{}", ident(&k.legacy))),
+        ));
+    }
+    parts.join(" UNION ")
 }
 
 /// A trigger's locks, taken in a statement of their own before the mirror statement: every legacy
@@ -177,7 +232,7 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
     let Scope::Statement { old, new, remove, cascade } = scope else {
         unreachable!("only triggers take their locks apart")
     };
-    let legacy_keys = e.key.iter().map(|k| ident(k.legacy)).collect::<Vec<_>>().join(", ");
+    let legacy_keys = e.legacy_key_names();
     let mut locks: Vec<String> = Vec::new();
     if !e.parents.is_empty() {
         let tables: Vec<String> = [(old, OLD_TABLE), (new, NEW_TABLE)]
@@ -195,21 +250,21 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
     }
     let deps = dependents(e.name, &e.cf_schema);
     if cascade && !deps.is_empty() {
-        let mut keys = vec![live_changed(e, old, new)];
+        let mut keys = vec![presence_changed(e, old, new)];
         if remove {
             keys.push(format!(
                 "SELECT {} AS id FROM ({}) g",
-                ident(e.key[0].legacy),
+                ident(&e.key[0].legacy),
                 gone_candidates(e, old, new)
             ));
         }
         for d in &deps {
-            let fk = &d.parent(e.name).expect("dependent has parent").fk;
+            let parent = d.parent(e.name).expect("dependent has parent");
             locks.push(format!(
                 "SELECT 1 FROM {from} WHERE {a}.{fk} IN ({keys}) FOR SHARE OF {aliases}",
                 from = d.from(false),
                 a = d.primary.alias,
-                fk = ident(fk.legacy),
+                fk = ident(&parent.fk_legacy),
                 keys = keys.join(" UNION ALL "),
                 aliases = d.lock_aliases(),
             ));
@@ -227,38 +282,42 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
 /// own rows by writing them.) Cheap: the trigger asks on every call, and builds the SQL only once.
 pub fn needs_locks(e: &Entity, scope: Scope) -> bool {
     match scope {
-        Scope::Statement { cascade, .. } => {
-            !e.parents.is_empty() || (cascade && !dependents(e.name, &e.cf_schema).is_empty())
-        }
+        Scope::Statement { cascade, .. } => !e.parents.is_empty() || (cascade && e.name != "memberships"),
         _ => false,
     }
 }
 
 /// The trigger's first, tiny query over the transition tables alone: `(remove, cascade)` for
 /// [`Scope::Statement`], and whether the memberships it may write have their parents backfilled.
-/// Most statements (an update that deletes nothing and changes no row's liveness) then run a
+/// Most statements (an update that deletes nothing and changes no row's presence) then run a
 /// mirror statement without the removal and cascade parts.
 pub fn probe(e: &Entity, old: bool, new: bool) -> String {
     let remove = if old { format!("EXISTS ({})", gone_candidates(e, old, new)) } else { "false".into() };
     let deps = dependents(e.name, &e.cf_schema);
-    // Liveness changed for a key that memberships point at, on the legacy or the CoreForge side.
+    // Presence may change for a key that memberships point at, on the legacy or the CoreForge side.
     let changed = if deps.is_empty() {
         "false".to_string()
     } else {
+        let k = &e.key[0];
         let referenced: Vec<String> = deps
             .iter()
             .map(|d| {
-                let fk = &d.parent(e.name).expect("dependent has parent").fk;
+                let parent = d.parent(e.name).expect("dependent has parent");
                 format!(
-                    "EXISTS (SELECT 1 FROM {} m WHERE m.{} = lc.id) OR EXISTS (SELECT 1 FROM {} m WHERE m.{} = lc.id)",
+                    "EXISTS (SELECT 1 FROM {} m WHERE m.{} = lc.id) OR EXISTS (SELECT 1 FROM {} m WHERE m.{} = {})",
                     d.primary.table(),
-                    ident(fk.legacy),
+                    ident(&parent.fk_legacy),
                     d.cf_table(),
-                    ident(fk.cf)
+                    ident(parent.fk_cf),
+                    k.cf_of("lc.id"),
                 )
             })
             .collect();
-        format!("EXISTS (SELECT 1 FROM ({}) lc WHERE {})", live_changed(e, old, new), referenced.join(" OR "))
+        format!(
+            "EXISTS (SELECT 1 FROM ({}) lc WHERE {})",
+            presence_changed(e, old, new),
+            referenced.join(" OR ")
+        )
     };
     // Memberships written by this statement, directly or by cascade, may wait for their parents.
     let settled = deps.iter().chain(std::iter::once(e)).map(parents_backfilled).collect::<Vec<_>>();
@@ -271,7 +330,7 @@ pub fn probe(e: &Entity, old: bool, new: bool) -> String {
 /// Keys whose liveness a statement changed: the symmetric difference of the live keys before
 /// and after (an insert of a live row, a soft delete, an undelete, a delete of a live row).
 fn live_changed(e: &Entity, old: bool, new: bool) -> String {
-    let key = ident(e.key[0].legacy);
+    let key = ident(&e.key[0].legacy);
     let live = |t: &str| format!("SELECT {key} AS id FROM {t} x WHERE {}", e.primary.live("x"));
     match (old, new) {
         (true, true) => {
@@ -279,7 +338,7 @@ fn live_changed(e: &Entity, old: bool, new: bool) -> String {
         }
         (false, true) => live(NEW_TABLE),
         (true, false) => live(OLD_TABLE),
-        (false, false) => "SELECT NULL::uuid AS id WHERE false".into(),
+        (false, false) => unreachable!("a statement has a transition table"),
     }
 }
 
@@ -291,17 +350,23 @@ struct Part<'a> {
     legacy_filter: &'a str,
     /// The cf_ rows (alias `c`) to remove unless their projection exists, when `remove`.
     cf_filter: &'a str,
+    /// The rejects (alias `r`) this part decides anew: cleared unless rejected again.
+    clear_filter: Option<&'a str>,
     copy: bool,
     remove: bool,
     /// A trigger's part: its rows were locked by [`lock_statement`] before this statement, whose
     /// fresh snapshot then sees their newest versions; it reads them without locking again.
     prelocked: bool,
+    on_error: OnError,
+    /// cf_ ids of parents inserted by this same statement (not visible to its snapshot).
+    fresh: Option<&'a str>,
 }
 
-/// Appends the CTEs `{p}_gone` (when `remove`), `{p}_locked`, `{p}_src` and `{p}_up` (when
-/// `copy`) that mirror entity `e` for the rows of `part`.
+/// Appends the CTEs `{p}_gone` (when `remove`), `{p}_locked`, `{p}_src`, `{p}_rej`, `{p}_clear`
+/// and `{p}_up` (when `copy`) that mirror entity `e` for the rows of `part`.
 fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
-    let Part { prefix: p, legacy_filter, cf_filter, copy, remove, prelocked } = part;
+    let Part { prefix: p, legacy_filter, cf_filter, clear_filter, copy, remove, prelocked, on_error, fresh } =
+        part;
     // The backfill locks the live rows it copies, in the copying statement: READ COMMITTED then
     // re-reads the newest version of a row it had to wait for. (A row made live by a concurrent
     // writer is that writer's trigger's to mirror.) A trigger's rows are locked beforehand.
@@ -321,36 +386,97 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
     }
     let a = e.primary.alias;
     let names = written_names(e);
-    let mut exprs: Vec<String> =
-        e.key.iter().map(|k| format!("{a}.{} AS {}", ident(k.legacy), ident(k.cf))).collect();
+    let mut exprs: Vec<String> = e.key.iter().map(|k| format!("{} AS {}", k.proj, ident(k.cf))).collect();
     exprs.extend(e.columns.iter().chain(&e.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))));
-    let reject = format!(
-        "CASE WHEN x.problem IS NULL THEN true ELSE coreforge_sync.reject({}, {}, x.problem) END",
-        literal(e.name),
-        e.legacy_key_text("x", true),
-    );
-    // The reject check sits in the outer select list: it runs only for rows about to be written,
-    // and leaves the planner's row estimates alone.
+    exprs.extend(e.key.iter().enumerate().map(|(i, k)| format!("{a}.{} AS lk{i}", ident(&k.legacy))));
+    exprs.push(format!("{} AS legacy_key", e.legacy_key_text(a)));
+    exprs.extend(e.unique.iter().map(|u| format!("c.{0} AS cf_{u}", ident(u))));
     ctes.push(format!(
-        "{p}_locked AS MATERIALIZED (SELECT {exprs}, {problem} AS problem \
+        "{p}_locked AS MATERIALIZED (SELECT {exprs}, {problem} AS problem, {message} AS problem_message \
          FROM {from} LEFT JOIN {cf} c ON {join} \
          WHERE {legacy_filter} AND {live} AND (c.{k0} IS NULL OR {cf_row} IS DISTINCT FROM {legacy_row}) \
-         AND {guard}{lock}),
-         {p}_src AS MATERIALIZED (SELECT {names}, {reject} AS checked FROM {p}_locked x)",
-        names = names.iter().map(|n| format!("x.{n}")).collect::<Vec<_>>().join(", "),
+         AND {guard}{lock})",
         exprs = exprs.join(", "),
         live = e.live(),
-        problem = e.problem(),
+        problem = e.problem(fresh),
+        message = e.problem_message(fresh),
         from = e.from(false),
         join = e.key_join("c"),
         k0 = ident(e.key[0].cf),
         cf_row = e.cf_row("c"),
         legacy_row = e.legacy_row(),
-        guard = parents_guard(e),
+        guard = parents_guard(e, fresh),
     ));
 
+    // A value CoreForge keeps unique (email, slug) goes to the row that holds it in CoreForge;
+    // between rows new to it, to the oldest (created_at, then legacy id).
+    let (mut dup, mut dup_message) = (Vec::new(), Vec::new());
+    for u in &e.unique {
+        let col = ident(u);
+        let order = e.columns.iter().any(|c| c.cf == "created_at").then_some("y.created_at, ").unwrap_or("");
+        let keys: Vec<String> = (0..e.key.len()).map(|i| format!("y.lk{i}")).collect();
+        let shown = format!("{} || pg_catalog.quote_literal(y.{col})", literal(&format!("{u} ")));
+        dup.push(format!(
+            "WHEN EXISTS (SELECT 1 FROM {cf} c2 WHERE c2.{col} = y.{col} AND c2.id <> y.id) THEN {code}",
+            code = literal(&format!("duplicate_{u}")),
+        ));
+        dup_message.push(format!(
+            "WHEN EXISTS (SELECT 1 FROM {cf} c2 WHERE c2.{col} = y.{col} AND c2.id <> y.id) \
+             THEN {shown} || {}",
+            literal(&format!(" belongs to another row of {}", e.cf_name))
+        ));
+        let rank = format!(
+            "pg_catalog.row_number() OVER (PARTITION BY y.{col}, y.problem IS NULL \
+             ORDER BY y.cf_{u} IS NOT DISTINCT FROM y.{col} DESC, {order}{keys})",
+            keys = keys.join(", ")
+        );
+        dup.push(format!("WHEN {rank} > 1 THEN {}", literal(&format!("duplicate_{u}"))));
+        dup_message.push(format!(
+            "WHEN {rank} > 1 THEN {shown} || {}",
+            literal(" is also taken by an older legacy row")
+        ));
+    }
+    let case = |whens: &[String], problem: &str| {
+        if whens.is_empty() {
+            format!("y.{problem}")
+        } else {
+            format!("CASE WHEN y.{problem} IS NOT NULL THEN y.{problem} {} END", whens.join(" "))
+        }
+    };
+    let raise = match on_error {
+        OnError::Raise => format!(
+            ", CASE WHEN z.code IS NULL THEN true ELSE coreforge_sync.reject({}, z.legacy_key, z.message) END AS checked",
+            literal(e.name)
+        ),
+        OnError::Record => String::new(),
+    };
     ctes.push(format!(
-        "{p}_up AS (INSERT INTO {cf} AS c ({names}, updated_at) SELECT {names}, pg_catalog.now() FROM {p}_src {})",
+        "{p}_src AS MATERIALIZED (SELECT z.*{raise} FROM \
+           (SELECT y.*, {code} AS code, {message} AS message FROM {p}_locked y) z)",
+        code = case(&dup, "problem"),
+        message = case(&dup_message, "problem_message"),
+    ));
+    if on_error == OnError::Record {
+        let keys: Vec<String> = (0..e.key.len()).map(|i| format!("x.lk{i}")).collect();
+        ctes.push(format!(
+            "{p}_rej AS (INSERT INTO coreforge_sync.rejects AS r (entity, legacy_id, reason, message, legacy_row) \
+             SELECT {entity}, x.legacy_key, x.code, x.message, {row} FROM {p}_src x WHERE x.code IS NOT NULL \
+             ON CONFLICT (entity, legacy_id) DO UPDATE SET reason = EXCLUDED.reason, message = EXCLUDED.message, \
+             legacy_row = EXCLUDED.legacy_row, last_seen = pg_catalog.now() RETURNING 1)",
+            entity = literal(e.name),
+            row = e.legacy_row_json(&keys),
+        ));
+    }
+    if let Some(filter) = clear_filter {
+        ctes.push(format!(
+            "{p}_clear AS (DELETE FROM coreforge_sync.rejects r WHERE r.entity = {entity} AND {filter} \
+             AND r.legacy_id NOT IN (SELECT x.legacy_key FROM {p}_src x WHERE x.code IS NOT NULL) RETURNING 1)",
+            entity = literal(e.name),
+        ));
+    }
+    ctes.push(format!(
+        "{p}_up AS (INSERT INTO {cf} AS c ({names}, updated_at) SELECT {names}, pg_catalog.now() \
+         FROM {p}_src WHERE code IS NULL {})",
         on_conflict(e),
         names = names.join(", "),
     ));
@@ -372,26 +498,15 @@ fn parents_backfilled(e: &Entity) -> String {
 }
 
 /// Until both parents have been backfilled, a membership whose user or organization is not in
-/// CoreForge yet is left for the backfill; from then on a missing parent is an error (the
-/// foreign key names it). A trigger that may leave rows for the backfill first takes
-/// [`FIRST_BACKFILL_LOCK`] shared, so the backfill sees them (see `triggers.rs`).
-fn parents_guard(e: &Entity) -> String {
+/// CoreForge yet is left for the backfill; from then on it is rejected (`parent_rejected`). A
+/// trigger that may leave rows for the backfill first takes [`FIRST_BACKFILL_LOCK`] shared, so
+/// the backfill sees them (see `triggers.rs`).
+fn parents_guard(e: &Entity, fresh: Option<&str>) -> String {
     if e.parents.is_empty() {
         return "true".into();
     }
-    let exists: Vec<String> = e
-        .parents
-        .iter()
-        .map(|p| {
-            format!(
-                "EXISTS (SELECT 1 FROM {} x WHERE x.id = {}.{})",
-                e.cf_table_of(p.cf_table),
-                e.primary.alias,
-                ident(p.fk.legacy)
-            )
-        })
-        .collect();
-    format!("({} OR ({}))", parents_backfilled(e), exists.join(" AND "))
+    let present: Vec<String> = e.parents.iter().map(|p| e.parent_present(p, fresh)).collect();
+    format!("({} OR ({}))", parents_backfilled(e), present.join(" AND "))
 }
 
 /// A transaction-level advisory lock (key pair 'CFSY', 1) that orders the memberships backfill
@@ -405,6 +520,7 @@ pub struct Counts {
     pub inserted: i64,
     pub updated: i64,
     pub deleted: i64,
+    pub rejected: i64,
 }
 
 impl Counts {
@@ -412,6 +528,7 @@ impl Counts {
         self.inserted += o.inserted;
         self.updated += o.updated;
         self.deleted += o.deleted;
+        self.rejected += o.rejected;
     }
     pub fn written(&self) -> i64 {
         self.inserted + self.updated + self.deleted

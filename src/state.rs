@@ -57,9 +57,16 @@ pub fn is_backfilled(entity: &str) -> bool {
 
 pub fn record_run(entity: &str, started_at: TimestampWithTimeZone, c: Counts) {
     Spi::run_with_args(
-        "INSERT INTO coreforge_sync.sync_runs (entity, started_at, inserted, updated, deleted) \
-         VALUES ($1, $2, $3, $4, $5)",
-        &[entity.into(), started_at.into(), c.inserted.into(), c.updated.into(), c.deleted.into()],
+        "INSERT INTO coreforge_sync.sync_runs (entity, started_at, inserted, updated, deleted, rejected) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            entity.into(),
+            started_at.into(),
+            c.inserted.into(),
+            c.updated.into(),
+            c.deleted.into(),
+            c.rejected.into(),
+        ],
     )
     .expect("write coreforge_sync.sync_runs");
 }

@@ -1,6 +1,5 @@
 //! `cf_status()`: per entity, its tables, whether sync is on, row counts and the last backfill.
 
-use crate::mapping::{entity, ENTITY_NAMES};
 use crate::{catalog, state, triggers};
 use pgrx::prelude::*;
 
@@ -20,11 +19,9 @@ fn cf_status() -> TableIterator<
         name!(last_sync_rows, Option<i64>),
     ),
 > {
-    let schema = state::cf_schema();
-    let rows: Vec<_> = ENTITY_NAMES
-        .iter()
-        .map(|n| {
-            let e = entity(n, &schema).expect("known entity");
+    let rows: Vec<_> = crate::mapping::all(&state::cf_schema())
+        .into_iter()
+        .map(|e| {
             catalog::check_entity(&e);
             let count = |sql: String| Spi::get_one::<i64>(&sql).ok().flatten().unwrap_or(0);
             let legacy_rows = count(format!("SELECT pg_catalog.count(*) FROM {}", e.primary.table()));

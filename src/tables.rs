@@ -3,9 +3,10 @@
 //! exist when they are compatible with what the extension writes. The cf_ tables are ordinary
 //! application tables, never members of the extension.
 
+use crate::config::{cf_columns, Kind};
 use crate::errors::fail_with;
-use crate::mapping::{entity, Entity, ENTITY_NAMES};
-use crate::sql::ident;
+use crate::mapping::ENTITY_NAMES;
+use crate::sql::{ident, qualified};
 use crate::{catalog, state};
 use pgrx::prelude::*;
 
@@ -14,13 +15,23 @@ const CF_ORGANIZATIONS: &str = include_str!("../sql/coreforge_tables/cf_organiza
 const CF_PRINCIPALS_FK: &str = include_str!("../sql/coreforge_tables/cf_organizations_principals_fk.sql");
 const CF_MEMBERSHIPS: &str = include_str!("../sql/coreforge_tables/cf_memberships.sql");
 
+/// The cf_ table of an entity, and the key the extension upserts on.
+fn cf_table(entity: &str) -> (&'static str, &'static [&'static str]) {
+    match entity {
+        "users" => ("cf_users", &["id"]),
+        "organizations" => ("cf_organizations", &["id"]),
+        _ => ("cf_memberships", &["user_id", "organization_id"]),
+    }
+}
+
 /// Types of the columns the extension writes, as Ent creates them.
-fn expected_type(column: &str) -> &'static str {
-    match column {
-        "id" | "user_id" | "organization_id" => "uuid",
-        "created_at" | "updated_at" => "timestamp with time zone",
-        "settings" => "jsonb",
-        _ => "character varying",
+fn expected_type(kind: Option<Kind>) -> &'static str {
+    match kind {
+        None => "uuid",
+        Some(Kind::Timestamp) => "timestamp with time zone",
+        Some(Kind::Json) => "jsonb",
+        Some(Kind::Bool(_)) => "boolean",
+        Some(_) => "character varying",
     }
 }
 
@@ -47,7 +58,7 @@ fn column_info(schema: &str, table: &str) -> Vec<ColumnInfo> {
                  FROM pg_catalog.pg_attribute a \
                  WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
                 None,
-                &[crate::sql::qualified(schema, table).into()],
+                &[qualified(schema, table).into()],
             )
             .expect("read pg_attribute")
             .map(|r| ColumnInfo {
@@ -60,37 +71,26 @@ fn column_info(schema: &str, table: &str) -> Vec<ColumnInfo> {
     })
 }
 
-/// Whether a unique, non-partial index covers exactly the key columns (ON CONFLICT needs it).
-fn has_unique_key(e: &Entity) -> bool {
-    let keys: Vec<String> = e.key.iter().map(|k| k.cf.to_string()).collect();
-    Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = pg_catalog.to_regclass($1) \
-           AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL \
-           AND (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname) FROM pg_catalog.pg_attribute a \
-                WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) \
-               = (SELECT pg_catalog.array_agg(k ORDER BY k) FROM pg_catalog.unnest($2::text[]) k))",
-        &[e.cf_table().into(), keys.into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or(false)
-}
-
-/// Every reason the existing table of `e` cannot take what the extension writes.
-fn incompatibilities(e: &Entity) -> Vec<String> {
-    let cols = column_info(&e.cf_schema, e.cf_name);
-    let t = e.cf_name;
-    let mut written: Vec<(&str, bool)> = e.key.iter().map(|k| (k.cf, false)).collect();
-    // (column, may be written as NULL)
-    written.extend(e.columns.iter().map(|c| (c.cf, nullable(c.cf))));
-    written.extend(e.insert_only.iter().map(|c| (c.cf, false)));
-    written.push(("updated_at", false));
+/// Every reason the existing cf_ table of `entity` in `schema` cannot take what the extension
+/// may write there (any column a configuration can fill).
+fn incompatibilities(entity: &str, schema: &str) -> Vec<String> {
+    let (t, key) = cf_table(entity);
+    let cols = column_info(schema, t);
+    // (column, its kind (None: a uuid key), may be written as NULL)
+    let mut written: Vec<(&str, Option<Kind>, bool)> = key.iter().map(|k| (*k, None, false)).collect();
+    if entity == "memberships" {
+        written.push(("id", None, false));
+    }
+    written.extend(cf_columns(entity).iter().map(|c| {
+        (c.name, Some(c.kind), matches!(c.kind, Kind::Optional | Kind::Password | Kind::Json))
+    }));
+    written.push(("updated_at", Some(Kind::Timestamp), false));
     let mut problems = Vec::new();
-    for (name, may_be_null) in &written {
+    for (name, kind, may_be_null) in &written {
         match cols.iter().find(|c| c.name == *name) {
             None => problems.push(format!("{t}.{name} is missing")),
             Some(c) => {
-                let want = expected_type(name);
+                let want = expected_type(*kind);
                 if !compatible_type(want, &c.type_name) {
                     problems.push(format!("{t}.{name} has type {}, expected {want}", c.type_name));
                 }
@@ -101,20 +101,15 @@ fn incompatibilities(e: &Entity) -> Vec<String> {
         }
     }
     for c in &cols {
-        if c.not_null && !c.has_default && !written.iter().any(|(w, _)| *w == c.name) {
+        if c.not_null && !c.has_default && !written.iter().any(|(w, _, _)| *w == c.name) {
             problems.push(format!("{t}.{} is NOT NULL without a default and is not migrated", c.name));
         }
     }
-    if !has_unique_key(e) {
-        let keys: Vec<&str> = e.key.iter().map(|k| k.cf).collect();
-        problems.push(format!("{t} has no unique index on ({})", keys.join(", ")));
+    let keys: Vec<String> = key.iter().map(|k| k.to_string()).collect();
+    if !catalog::is_unique(schema, t, &keys) {
+        problems.push(format!("{t} has no unique index on ({})", key.join(", ")));
     }
     problems
-}
-
-/// Columns CoreForge allows to be NULL among those the mapping writes.
-fn nullable(column: &str) -> bool {
-    matches!(column, "avatar_url" | "password_hash" | "logo_url" | "settings")
 }
 
 fn ddl(template: &str, schema: &str) -> String {
@@ -159,11 +154,10 @@ fn cf_create_tables(target_schema: default!(Option<&str>, "'public'")) -> String
         }
     }
 
-    let entities: Vec<Entity> = ENTITY_NAMES.iter().map(|n| entity(n, schema).expect("known")).collect();
-    let problems: Vec<String> = entities
+    let problems: Vec<String> = ENTITY_NAMES
         .iter()
-        .filter(|e| catalog::table_exists(schema, e.cf_name))
-        .flat_map(incompatibilities)
+        .filter(|e| catalog::table_exists(schema, cf_table(e).0))
+        .flat_map(|e| incompatibilities(e, schema))
         .collect();
     if !problems.is_empty() {
         fail_with(
@@ -178,21 +172,22 @@ fn cf_create_tables(target_schema: default!(Option<&str>, "'public'")) -> String
     }
 
     let mut actions = Vec::new();
-    for e in &entities {
-        if catalog::table_exists(schema, e.cf_name) {
-            actions.push(format!("{}: exists, compatible", e.cf_name));
+    for e in ENTITY_NAMES {
+        let (t, _) = cf_table(e);
+        if catalog::table_exists(schema, t) {
+            actions.push(format!("{t}: exists, compatible"));
             continue;
         }
-        let template = match e.name {
+        let template = match e {
             "users" => CF_USERS,
             "organizations" => CF_ORGANIZATIONS,
             _ => CF_MEMBERSHIPS,
         };
         Spi::run(&ddl(template, schema)).expect("create CoreForge table");
-        if e.name == "organizations" && catalog::table_exists(schema, "cf_principals") {
+        if e == "organizations" && catalog::table_exists(schema, "cf_principals") {
             Spi::run(&ddl(CF_PRINCIPALS_FK, schema)).expect("add cf_principals foreign key");
         }
-        actions.push(format!("{}: created", e.cf_name));
+        actions.push(format!("{t}: created"));
     }
     state::set_setting("cf_schema", schema);
     format!("{} (schema {schema})", actions.join(", "))

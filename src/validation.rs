@@ -3,14 +3,14 @@
 //! validation checks exactly what the backfill and the triggers write.
 
 use crate::errors::require_entity;
-use crate::mapping::{entity, Entity, ENTITY_NAMES};
+use crate::mapping::{entity, Entity};
 use crate::sql::{ident, literal};
 use crate::{catalog, state};
 use pgrx::prelude::*;
 
 fn checked_entity(name: Option<&str>) -> Entity {
     let name = require_entity(name);
-    let e = entity(name, &state::cf_schema()).expect("known entity");
+    let e = entity(name, &state::cf_schema());
     catalog::check_entity(&e);
     e
 }
@@ -22,10 +22,23 @@ fn cf_key_join(e: &Entity, a: &str, b: &str) -> String {
 
 /// Every parent row of a legacy row exists (a membership's user and tenant).
 fn parents_present(e: &Entity) -> String {
-    let mut parts: Vec<String> =
-        e.parents.iter().map(|p| format!("{}.{} IS NOT NULL", p.source.alias, ident(p.legacy_id))).collect();
+    let mut parts: Vec<String> = e
+        .parents
+        .iter()
+        .map(|p| format!("{}.{} IS NOT NULL", p.source.alias, ident(p.source.id.as_deref().unwrap_or("id"))))
+        .collect();
     parts.push("true".into());
     parts.join(" AND ")
+}
+
+/// The projection of every live legacy row, with `reject` (the recorded reject's message, if any).
+fn projection_with_rejects(e: &Entity) -> String {
+    format!(
+        "SELECT p.*, r.message AS reject FROM ({}) p \
+         LEFT JOIN coreforge_sync.rejects r ON r.entity = {} AND r.legacy_id = p.legacy_key",
+        e.projection("true"),
+        literal(e.name)
+    )
 }
 
 type ReportRow = (String, String, Option<i64>, Option<i64>, i64, String, String);
@@ -33,38 +46,41 @@ type ReportRow = (String, String, Option<i64>, Option<i64>, i64, String, String)
 fn report_rows(e: &Entity) -> Vec<ReportRow> {
     let k0 = ident(e.key[0].cf);
     let diff_sql = format!(
-        "SELECT pg_catalog.count(p.{k0}), pg_catalog.count(c.{k0}), \
-           pg_catalog.count(*) FILTER (WHERE c.{k0} IS NULL AND p.problem IS NULL), \
-           pg_catalog.count(*) FILTER (WHERE p.{k0} IS NULL), \
-           pg_catalog.count(*) FILTER (WHERE p.{k0} IS NOT NULL AND c.{k0} IS NOT NULL AND {cf} IS DISTINCT FROM {proj}), \
-           pg_catalog.count(*) FILTER (WHERE p.problem IS NOT NULL) \
+        "SELECT pg_catalog.count(p.legacy_key), pg_catalog.count(c.{k0}), \
+           pg_catalog.count(*) FILTER (WHERE c.{k0} IS NULL AND p.legacy_key IS NOT NULL AND p.reject IS NULL), \
+           pg_catalog.count(*) FILTER (WHERE p.legacy_key IS NULL), \
+           pg_catalog.count(*) FILTER (WHERE p.legacy_key IS NOT NULL AND c.{k0} IS NOT NULL \
+             AND p.reject IS NULL AND {cf} IS DISTINCT FROM {proj}), \
+           pg_catalog.count(*) FILTER (WHERE c.{k0} IS NULL AND p.reject IS NOT NULL) \
          FROM ({projection}) p FULL JOIN {table} c ON {join}",
         cf = e.cf_row("c"),
         proj = e.cf_row("p"),
-        projection = e.projection("true"),
+        projection = projection_with_rejects(e),
         table = e.cf_table(),
         join = cf_key_join(e, "c", "p"),
     );
     let legacy_sql = format!(
         "SELECT pg_catalog.count(*), \
            pg_catalog.count(*) FILTER (WHERE {present} AND NOT ({live})), \
-           pg_catalog.count(*) FILTER (WHERE NOT ({present})) \
+           pg_catalog.count(*) FILTER (WHERE NOT ({present})), \
+           (SELECT pg_catalog.count(*) FROM coreforge_sync.rejects WHERE entity = {name}) \
          FROM {from}",
         present = parents_present(e),
         live = e.live(),
         from = e.from(true),
+        name = literal(e.name),
     );
-    let (legacy, cf, missing, extra, mismatched, invalid) = Spi::connect(|client| {
+    let (legacy, cf, missing, extra, mismatched, rejected_absent) = Spi::connect(|client| {
         let t = client.select(diff_sql.as_str(), Some(1), &[]).unwrap_or_else(|err| panic!("{err}"));
         let r = t.first();
         let g = |i| r.get::<i64>(i).unwrap_or_else(|err| panic!("{err}")).unwrap_or(0);
         (g(1), g(2), g(3), g(4), g(5), g(6))
     });
-    let (total, excluded, orphaned) = Spi::connect(|client| {
+    let (total, excluded, orphaned, rejected) = Spi::connect(|client| {
         let t = client.select(legacy_sql.as_str(), Some(1), &[]).unwrap_or_else(|err| panic!("{err}"));
         let r = t.first();
         let g = |i| r.get::<i64>(i).unwrap_or_else(|err| panic!("{err}")).unwrap_or(0);
-        (g(1), g(2), g(3))
+        (g(1), g(2), g(3), g(4))
     });
 
     let n = e.name;
@@ -72,14 +88,19 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
     let row = |check: &str, l: Option<i64>, c: Option<i64>, d: i64, s: String, detail: String| {
         (n.to_string(), check.to_string(), l, c, d, s, detail)
     };
+    let count_gap = (legacy - rejected_absent - cf).abs();
     let mut rows = vec![
         row(
             "row_count",
             Some(legacy),
             Some(cf),
-            (legacy - cf).abs(),
-            status(legacy != cf),
-            format!("live legacy rows vs {} rows", e.cf_name),
+            count_gap,
+            status(count_gap != 0),
+            if rejected_absent > 0 {
+                format!("live legacy rows vs {} rows ({rejected_absent} rejected rows not counted)", e.cf_name)
+            } else {
+                format!("live legacy rows vs {} rows", e.cf_name)
+            },
         ),
         row(
             "missing",
@@ -106,12 +127,12 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
             format!("fields differ: SELECT * FROM cf_mismatches('{n}')"),
         ),
         row(
-            "invalid",
+            "rejected",
             Some(legacy),
             None,
-            invalid,
-            status(invalid > 0),
-            format!("cannot be mirrored: SELECT * FROM cf_missing('{n}')"),
+            rejected,
+            status(rejected > 0),
+            format!("cannot become CoreForge rows, accounted for: SELECT * FROM cf_rejects('{n}')"),
         ),
         row(
             "excluded",
@@ -154,8 +175,7 @@ fn cf_validation_report() -> TableIterator<
         name!(detail, String),
     ),
 > {
-    let schema = state::cf_schema();
-    let entities: Vec<Entity> = ENTITY_NAMES.iter().map(|n| entity(n, &schema).expect("known")).collect();
+    let entities = crate::mapping::all(&state::cf_schema());
     entities.iter().for_each(catalog::check_entity);
     TableIterator::new(entities.iter().flat_map(report_rows).collect::<Vec<_>>())
 }
@@ -169,18 +189,18 @@ fn orphan_reason(e: &Entity) -> String {
             format!(
                 "WHEN {a}.{id} IS NULL THEN {msg} || {m}.{fk}::text || ' does not exist'",
                 a = p.source.alias,
-                id = ident(p.legacy_id),
-                msg = literal(&format!("legacy {} row ", p.source.name)),
+                id = ident(p.source.id.as_deref().unwrap_or("id")),
+                msg = literal(&format!("legacy {} row ", p.source.display())),
                 m = e.primary.alias,
-                fk = ident(p.fk.legacy),
+                fk = ident(&p.fk_legacy),
             )
         })
         .collect();
     format!("CASE {} END", whens.join(" "))
 }
 
-/// Legacy rows that should be in CoreForge and are not: no cf_ row yet, cannot be mirrored
-/// (the reason says why), or (memberships) pointing at a user or tenant that does not exist.
+/// Legacy rows that should be in CoreForge and are not: no cf_ row yet, rejected or cannot be
+/// mirrored (the reason says why), or (memberships) pointing at a user or tenant that does not exist.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_missing(
@@ -188,11 +208,11 @@ fn cf_missing(
 ) -> TableIterator<'static, (name!(key, String), name!(label, Option<String>), name!(reason, String))> {
     let e = checked_entity(entity);
     let mut sql = format!(
-        "SELECT {key}, p.label, COALESCE(p.problem, 'no CoreForge row') \
+        "SELECT p.legacy_key, p.label, \
+           COALESCE('rejected: ' || p.reject, p.problem_message, 'no CoreForge row') \
          FROM ({projection}) p LEFT JOIN {table} c ON {join} \
-         WHERE c.{k0} IS NULL OR p.problem IS NOT NULL",
-        key = e.legacy_key_text("p", true),
-        projection = e.projection("true"),
+         WHERE c.{k0} IS NULL",
+        projection = projection_with_rejects(&e),
         table = e.cf_table(),
         join = cf_key_join(&e, "c", "p"),
         k0 = ident(e.key[0].cf),
@@ -200,7 +220,7 @@ fn cf_missing(
     if !e.parents.is_empty() {
         sql.push_str(&format!(
             " UNION ALL SELECT {key}, NULL, {reason} FROM {from} WHERE NOT ({present})",
-            key = e.legacy_key_text(e.primary.alias, false),
+            key = e.legacy_key_text(e.primary.alias),
             reason = orphan_reason(&e),
             from = e.from(true),
             present = parents_present(&e),
@@ -247,12 +267,11 @@ fn cf_mismatches(
         })
         .collect();
     let sql = format!(
-        "SELECT {key}, v.col, v.legacy_value, v.cf_value \
+        "SELECT p.legacy_key, v.col, v.legacy_value, v.cf_value \
          FROM ({projection}) p JOIN {table} c ON {join} \
          CROSS JOIN LATERAL (VALUES {values}) v(col, legacy_value, cf_value, differs) \
-         WHERE v.differs ORDER BY 1, 2",
-        key = e.legacy_key_text("p", true),
-        projection = e.projection("true"),
+         WHERE v.differs AND p.reject IS NULL ORDER BY 1, 2",
+        projection = projection_with_rejects(&e),
         table = e.cf_table(),
         join = cf_key_join(&e, "c", "p"),
         values = values.join(", "),
@@ -286,7 +305,12 @@ fn cf_extra(entity: Option<&str>) -> TableIterator<'static, (name!(key, String),
          FROM {table} c WHERE NOT EXISTS (SELECT 1 FROM {from} WHERE {live} AND {join}) ORDER BY 1",
         key = e.cf_key_text("c"),
         legacy = e.primary.table(),
-        legacy_join = e.key_join("c"),
+        legacy_join = e
+            .key
+            .iter()
+            .map(|k| format!("{a}.{} = {}", ident(&k.legacy), k.legacy_of(&format!("c.{}", ident(k.cf)))))
+            .collect::<Vec<_>>()
+            .join(" AND "),
         table = e.cf_table(),
         from = e.from(false),
         live = e.live(),
