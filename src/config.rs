@@ -15,8 +15,10 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// The password formats `coreforge_sync.password_format()` recognises (sql/passwords.sql).
-pub const PASSWORD_FORMATS: [&str; 11] =
-    ["argon2id", "argon2i", "argon2d", "bcrypt", "scrypt", "pbkdf2", "md5", "sha1", "sha256", "empty", "unknown"];
+pub const PASSWORD_FORMATS: [&str; 11] = [
+    "argon2id", "argon2i", "argon2d", "bcrypt", "scrypt", "pbkdf2", "md5", "sha1", "sha256", "empty",
+    "unknown",
+];
 
 /// CoreForge's allowed values of the columns that have a fixed set (coreforge-identity.md).
 pub fn allowed_values(cf_col: &str) -> Option<&'static [&'static str]> {
@@ -182,7 +184,9 @@ pub fn guide_defaults(entity: &str) -> Value {
 fn known_keys(entity: &str) -> &'static [&'static str] {
     match entity {
         "users" => &["table", "id", "soft_delete", "columns", "values", "defaults", "passwords"],
-        "organizations" => &["table", "id", "soft_delete", "columns", "values", "defaults", "normalize_slugs"],
+        "organizations" => {
+            &["table", "id", "soft_delete", "columns", "values", "defaults", "normalize_slugs"]
+        }
         _ => &["table", "soft_delete", "columns", "values", "defaults", "user_ref", "organization_ref"],
     }
 }
@@ -379,18 +383,19 @@ pub fn resolve(
                     None
                 }
                 (Some("random"), _) => Some(IdStrategy::Random),
-                (Some("uuidv5"), _) => match ids.namespace.as_deref().map(|n| (n, n.parse::<uuid_check::U>()))
-                {
-                    Some((n, Ok(_))) => Some(IdStrategy::UuidV5(n.to_lowercase())),
-                    Some((n, Err(_))) => {
-                        problems.push(format!("\"id\": \"namespace\" {} is not a uuid", literal(n)));
-                        None
+                (Some("uuidv5"), _) => {
+                    match ids.namespace.as_deref().map(|n| (n, n.parse::<uuid_check::U>())) {
+                        Some((n, Ok(_))) => Some(IdStrategy::UuidV5(n.to_lowercase())),
+                        Some((n, Err(_))) => {
+                            problems.push(format!("\"id\": \"namespace\" {} is not a uuid", literal(n)));
+                            None
+                        }
+                        None => {
+                            problems.push("\"id\": strategy uuidv5 needs a \"namespace\" (a uuid)".into());
+                            None
+                        }
                     }
-                    None => {
-                        problems.push("\"id\": strategy uuidv5 needs a \"namespace\" (a uuid)".into());
-                        None
-                    }
-                },
+                }
                 (Some(other), _) => {
                     problems.push(format!(
                         "\"id\": unknown strategy {} (keep, random or uuidv5)",
@@ -417,10 +422,8 @@ pub fn resolve(
                     "\"soft_delete\": column {} is {}, not boolean",
                     sd.column, c.type_display
                 )),
-                other => problems.push(format!(
-                    "\"soft_delete\": unknown kind {} (timestamp or boolean)",
-                    literal(other)
-                )),
+                other => problems
+                    .push(format!("\"soft_delete\": unknown kind {} (timestamp or boolean)", literal(other))),
             }
         }
     }
@@ -455,7 +458,9 @@ pub fn resolve(
 
     for (cf, v) in &s.defaults {
         let Some(cc) = cf_column(entity, cf) else {
-            problems.push(format!("\"defaults\": {cf} is not a CoreForge column coreforge_sync fills for {entity}"));
+            problems.push(format!(
+                "\"defaults\": {cf} is not a CoreForge column coreforge_sync fills for {entity}"
+            ));
             continue;
         };
         if s.columns.contains_key(cf) {
@@ -484,7 +489,9 @@ pub fn resolve(
             continue;
         }
         if !s.columns.contains_key(cf) {
-            problems.push(format!("\"values\".{cf}: {cf} is not in \"columns\", so there is no legacy value to map"));
+            problems.push(format!(
+                "\"values\".{cf}: {cf} is not in \"columns\", so there is no legacy value to map"
+            ));
         }
         for (from, to) in map {
             let ok = if from == "*" && to == "reject" {
@@ -519,7 +526,10 @@ pub fn resolve(
                 ));
             }
             if action != "keep" && action != "reset" {
-                problems.push(format!("\"passwords\".{format}: action must be keep or reset, not {}", literal(action)));
+                problems.push(format!(
+                    "\"passwords\".{format}: action must be keep or reset, not {}",
+                    literal(action)
+                ));
             }
         }
     }
@@ -606,13 +616,26 @@ pub fn resolve_all() -> [Resolved; 3] {
     };
     match (u, o, m) {
         (Some(u), Some(o), Some(m)) if problems.is_empty() => [u, o, m],
-        _ => fail_with(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            "coreforge_sync: the legacy tables do not match the configuration",
-            Some(&problems.join("\n")),
-            Some("Fix the legacy tables, or change the settings with cf_configure(); SELECT * FROM cf_config(); shows them."),
-        ),
+        _ => mismatch(&problems),
     }
+}
+
+/// Resolves the settings of users or organizations alone (memberships need all three).
+pub fn resolve_one(entity: &'static str) -> Resolved {
+    let mut problems = Vec::new();
+    match resolve(entity, settings(entity), None, &mut problems) {
+        Some(r) if problems.is_empty() => r,
+        _ => mismatch(&problems),
+    }
+}
+
+fn mismatch(problems: &[String]) -> ! {
+    fail_with(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        "coreforge_sync: the legacy tables do not match the configuration",
+        Some(&problems.join("\n")),
+        Some("Fix the legacy tables, or change the settings with cf_configure(); SELECT * FROM cf_config(); shows them."),
+    )
 }
 
 /// A generation number, bumped by every configuration change; the sync triggers carry it, so

@@ -35,7 +35,8 @@ pub fn ensure_mapping_table(entity: &str, id_type: &str) {
         .unwrap_or_else(|e| panic!("{e}")),
         Some(t) if t == id_type => {}
         Some(t) => {
-            let rows = Spi::get_one::<i64>(&format!("SELECT pg_catalog.count(*) FROM {table}")).ok().flatten();
+            let rows =
+                Spi::get_one::<i64>(&format!("SELECT pg_catalog.count(*) FROM {table}")).ok().flatten();
             if rows.unwrap_or(0) > 0 {
                 fail(
                     &format!("coreforge_sync: {table} maps {t} ids, not {id_type}"),

@@ -124,7 +124,6 @@ pub struct Parent {
     pub cf_table: &'static str,
     /// The expression of the parent's CoreForge id in the projection.
     pub cf_id: String,
-    pub key: KeyCol,
 }
 
 /// Why a live row cannot be mirrored: a condition over the projection's aliases, a reason code
@@ -240,7 +239,11 @@ impl Entity {
 
     /// `c.id = ux.new_id` (or both membership key columns): a cf_ row and its projection row.
     pub fn key_join(&self, cf_alias: &str) -> String {
-        self.key.iter().map(|k| format!("{cf_alias}.{} = {}", ident(k.cf), k.proj)).collect::<Vec<_>>().join(" AND ")
+        self.key
+            .iter()
+            .map(|k| format!("{cf_alias}.{} = {}", ident(k.cf), k.proj))
+            .collect::<Vec<_>>()
+            .join(" AND ")
     }
 
     /// A legacy row's key as text, for messages and rejects: `account_id=17` or
@@ -307,7 +310,8 @@ impl Entity {
 
     /// `(EXISTS (the parent's cf_ row) [OR its id IN fresh])`.
     pub fn parent_present(&self, p: &Parent, fresh: Option<&str>) -> String {
-        let exists = format!("EXISTS (SELECT 1 FROM {} px WHERE px.id = {})", self.cf_table_of(p.cf_table), p.cf_id);
+        let exists =
+            format!("EXISTS (SELECT 1 FROM {} px WHERE px.id = {})", self.cf_table_of(p.cf_table), p.cf_id);
         match fresh {
             Some(q) => format!("({exists} OR {} IN ({q}))", p.cf_id),
             None => format!("({exists})"),
@@ -329,7 +333,8 @@ impl Entity {
     /// `SELECT key..., columns..., problem, label, legacy_key FROM ... WHERE live AND <filter>`:
     /// what CoreForge should hold, named by cf_ column.
     pub fn projection(&self, filter: &str) -> String {
-        let mut cols: Vec<String> = self.key.iter().map(|k| format!("{} AS {}", k.proj, ident(k.cf))).collect();
+        let mut cols: Vec<String> =
+            self.key.iter().map(|k| format!("{} AS {}", k.proj, ident(k.cf))).collect();
         cols.extend(
             self.columns.iter().chain(&self.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))),
         );
@@ -431,7 +436,10 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
                     message: format!(
                         "{} || pg_catalog.quote_literal({e}) || {}",
                         literal(&format!("{name} ")),
-                        literal(&format!(" is not a CoreForge {name} ({}): map it in \"values\"", allowed.join(", ")))
+                        literal(&format!(
+                            " is not a CoreForge {name} ({}): map it in \"values\"",
+                            allowed.join(", ")
+                        ))
                     ),
                 });
                 e
@@ -480,7 +488,11 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
 /// an `unmapped_value` problem when the fallback is `reject`. `empty`: the value of NULL or ''.
 fn value_mapped(r: &Resolved, name: &str, text: &str, empty: &str, problems: &mut Vec<Problem>) -> String {
     let Some(map) = r.settings.values.get(name) else {
-        return if empty == "NULL::text" { text.to_string() } else { format!("COALESCE(NULLIF({text}, ''), {empty})") };
+        return if empty == "NULL::text" {
+            text.to_string()
+        } else {
+            format!("COALESCE(NULLIF({text}, ''), {empty})")
+        };
     };
     let whens: Vec<String> = map
         .iter()
@@ -490,7 +502,11 @@ fn value_mapped(r: &Resolved, name: &str, text: &str, empty: &str, problems: &mu
     let fallback = match map.get("*").map(String::as_str) {
         Some("reject") => {
             let keys: Vec<String> = map.keys().filter(|k| k.as_str() != "*").map(|k| literal(k)).collect();
-            let known = if keys.is_empty() { "false".to_string() } else { format!("{text} IN ({})", keys.join(", ")) };
+            let known = if keys.is_empty() {
+                "false".to_string()
+            } else {
+                format!("{text} IN ({})", keys.join(", "))
+            };
             problems.push(Problem {
                 cond: format!("NULLIF({text}, '') IS NOT NULL AND NOT ({known})"),
                 code: "unmapped_value",
@@ -510,12 +526,8 @@ fn value_mapped(r: &Resolved, name: &str, text: &str, empty: &str, problems: &mu
 
 /// The formats whose hashes are kept under `policy` (the rest become NULL: the user must reset).
 pub fn kept_formats(policy: Option<&std::collections::BTreeMap<String, String>>) -> Vec<&'static str> {
-    let action = |f: &str| {
-        policy
-            .and_then(|p| p.get(f).or_else(|| p.get("*")))
-            .map(String::as_str)
-            .unwrap_or("reset")
-    };
+    let action =
+        |f: &str| policy.and_then(|p| p.get(f).or_else(|| p.get("*"))).map(String::as_str).unwrap_or("reset");
     PASSWORD_FORMATS.iter().copied().filter(|f| *f != "empty" && action(f) == "keep").collect()
 }
 
@@ -531,85 +543,99 @@ fn password_expr(policy: Option<&std::collections::BTreeMap<String, String>>, te
 
 /// The entity `name` under the current configuration, its cf_ tables in `cf_schema`.
 /// Checks the legacy side against the catalog (one error listing every problem).
+/// Users and organizations need their own settings only; memberships need all three.
 pub fn entity(name: &str, cf_schema: &str) -> Entity {
-    let resolved = config::resolve_all();
-    build(name, cf_schema, &resolved)
+    match name {
+        "users" => build_single(&config::resolve_one("users"), cf_schema),
+        "organizations" => build_single(&config::resolve_one("organizations"), cf_schema),
+        _ => {
+            let [ru, ro, rm] = config::resolve_all();
+            build_memberships(&ru, &ro, &rm, cf_schema)
+        }
+    }
 }
 
 /// All three entities, in dependency order.
 pub fn all(cf_schema: &str) -> Vec<Entity> {
-    let resolved = config::resolve_all();
-    ENTITY_NAMES.iter().map(|n| build(n, cf_schema, &resolved)).collect()
+    let [ru, ro, rm] = config::resolve_all();
+    vec![
+        build_single(&ru, cf_schema),
+        build_single(&ro, cf_schema),
+        build_memberships(&ru, &ro, &rm, cf_schema),
+    ]
 }
 
-fn build(name: &str, cf_schema: &str, resolved: &[Resolved; 3]) -> Entity {
-    let cf_schema = cf_schema.to_string();
-    let [ru, ro, rm] = resolved;
-    match name {
-        "users" | "organizations" => {
-            let (r, alias, cf_name, unique) =
-                if name == "users" { (ru, "u", "cf_users", "email") } else { (ro, "t", "cf_organizations", "slug") };
-            let primary = source(r, alias);
-            let (cols, problems) = columns(r, alias);
-            let id = primary.id.clone().expect("users and organizations have ids");
-            let key = vec![KeyCol { legacy: id, cf: "id", proj: primary.cf_id(), map: primary.map.clone() }];
-            let label = cols.iter().find(|c| c.cf == unique).map(|c| c.expr.clone()).unwrap_or("NULL".into());
-            let secret = if name == "users" { r.settings.columns.get("password_hash").cloned() } else { None };
-            Entity {
-                name: if name == "users" { "users" } else { "organizations" },
-                cf_schema,
-                cf_name,
-                primary,
-                parents: vec![],
-                key,
-                columns: cols,
-                insert_only: vec![],
-                problems,
-                unique: vec![unique],
-                secret,
-                label,
-            }
-        }
-        _ => {
-            let primary = source(rm, "m");
-            let user_ref = rm.settings.user_ref.clone().expect("memberships have user_ref");
-            let org_ref = rm.settings.organization_ref.clone().expect("memberships have organization_ref");
-            let parent = |entity: &'static str, r: &Resolved, alias: &'static str, fk: &str, fk_cf, cf_table| {
-                let src = source(r, alias);
-                let cf_id = match &src.map {
-                    Some(_) => src.cf_id(),
-                    None => format!("m.{}", ident(fk)),
-                };
-                let key = KeyCol { legacy: fk.to_string(), cf: fk_cf, proj: cf_id.clone(), map: src.map.clone() };
-                Parent { entity, source: src, fk_legacy: fk.to_string(), fk_cf, cf_table, cf_id, key }
-            };
-            let pu = parent("users", ru, "u", &user_ref, "user_id", "cf_users");
-            let po = parent("organizations", ro, "t", &org_ref, "organization_id", "cf_organizations");
-            let (cols, problems) = columns(rm, "m");
-            let user_label = build("users", &cf_schema, resolved).label;
-            let org_label = build("organizations", &cf_schema, resolved).label;
-            let id = format!(
-                "coreforge_sync.uuid_v5('{MEMBERSHIP_NAMESPACE}'::uuid, {}::text || ':' || {}::text)",
-                pu.cf_id, po.cf_id
-            );
-            Entity {
-                name: "memberships",
-                cf_schema,
-                cf_name: "cf_memberships",
-                primary,
-                key: vec![
-                    KeyCol { legacy: user_ref, cf: "user_id", proj: pu.cf_id.clone(), map: pu.key.map.clone() },
-                    KeyCol { legacy: org_ref, cf: "organization_id", proj: po.cf_id.clone(), map: po.key.map.clone() },
-                ],
-                parents: vec![pu, po],
-                columns: cols,
-                insert_only: vec![Col { cf: "id", expr: id }],
-                problems,
-                unique: vec![],
-                secret: None,
-                label: format!("{user_label} || ' in ' || {org_label}"),
-            }
-        }
+/// Users or organizations.
+fn build_single(r: &Resolved, cf_schema: &str) -> Entity {
+    let name = r.entity;
+    let (alias, cf_name, unique) =
+        if name == "users" { ("u", "cf_users", "email") } else { ("t", "cf_organizations", "slug") };
+    let primary = source(r, alias);
+    let (columns, problems) = columns(r, alias);
+    let id = primary.id.clone().expect("users and organizations have ids");
+    let key = vec![KeyCol { legacy: id, cf: "id", proj: primary.cf_id(), map: primary.map.clone() }];
+    let label = columns.iter().find(|c| c.cf == unique).map(|c| c.expr.clone()).unwrap_or("NULL".into());
+    let secret = if name == "users" { r.settings.columns.get("password_hash").cloned() } else { None };
+    Entity {
+        name,
+        cf_schema: cf_schema.to_string(),
+        cf_name,
+        primary,
+        parents: vec![],
+        key,
+        columns,
+        insert_only: vec![],
+        problems,
+        unique: vec![unique],
+        secret,
+        label,
+    }
+}
+
+fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &str) -> Entity {
+    let primary = source(rm, "m");
+    let parent = |entity: &'static str, r: &Resolved, alias: &'static str, fk: &str, fk_cf, cf_table| {
+        let source = source(r, alias);
+        // A kept id is the reference itself; a mapped one is read from the mapping.
+        let cf_id = match &source.map {
+            Some(_) => source.cf_id(),
+            None => format!("m.{}", ident(fk)),
+        };
+        Parent { entity, source, fk_legacy: fk.to_string(), fk_cf, cf_table, cf_id }
+    };
+    let user_ref = rm.settings.user_ref.as_deref().expect("memberships have user_ref");
+    let org_ref = rm.settings.organization_ref.as_deref().expect("memberships have organization_ref");
+    let pu = parent("users", ru, "u", user_ref, "user_id", "cf_users");
+    let po = parent("organizations", ro, "t", org_ref, "organization_id", "cf_organizations");
+    let (columns, problems) = columns(rm, "m");
+    let label =
+        format!("{} || ' in ' || {}", build_single(ru, cf_schema).label, build_single(ro, cf_schema).label);
+    let id = format!(
+        "coreforge_sync.uuid_v5('{MEMBERSHIP_NAMESPACE}'::uuid, {}::text || ':' || {}::text)",
+        pu.cf_id, po.cf_id
+    );
+    let key = [&pu, &po]
+        .iter()
+        .map(|p| KeyCol {
+            legacy: p.fk_legacy.clone(),
+            cf: p.fk_cf,
+            proj: p.cf_id.clone(),
+            map: p.source.map.clone(),
+        })
+        .collect();
+    Entity {
+        name: "memberships",
+        cf_schema: cf_schema.to_string(),
+        cf_name: "cf_memberships",
+        primary,
+        key,
+        parents: vec![pu, po],
+        columns,
+        insert_only: vec![Col { cf: "id", expr: id }],
+        problems,
+        unique: vec![],
+        secret: None,
+        label,
     }
 }
 

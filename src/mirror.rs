@@ -93,13 +93,13 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
     // Users and organizations carry their memberships: those of a removed row go first
     // (NO ACTION foreign keys); those of a row that came back to life, or came into CoreForge
     // (a rejected row, fixed), come back.
-    let deps = dependents(e.name, &e.cf_schema);
     let cascade = match scope {
         Scope::All => false,
         Scope::CfIds => true,
         Scope::Statement { cascade, .. } => cascade,
     };
-    if cascade && !deps.is_empty() {
+    let deps = if cascade { dependents(e.name, &e.cf_schema) } else { vec![] };
+    if !deps.is_empty() {
         let k = &e.key[0];
         let mut legacy_ids = Vec::new();
         let mut cf_ids = Vec::new();
@@ -413,7 +413,7 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
     let (mut dup, mut dup_message) = (Vec::new(), Vec::new());
     for u in &e.unique {
         let col = ident(u);
-        let order = e.columns.iter().any(|c| c.cf == "created_at").then_some("y.created_at, ").unwrap_or("");
+        let order = if e.columns.iter().any(|c| c.cf == "created_at") { "y.created_at, " } else { "" };
         let keys: Vec<String> = (0..e.key.len()).map(|i| format!("y.lk{i}")).collect();
         let shown = format!("{} || pg_catalog.quote_literal(y.{col})", literal(&format!("{u} ")));
         dup.push(format!(

@@ -53,12 +53,22 @@ fn cf_password_report(
         client
             .select(sql.as_str(), None, &[])
             .unwrap_or_else(|err| panic!("{err}"))
-            .map(|r| (r.get::<String>(1).ok().flatten().unwrap_or_default(), r.get::<i64>(2).ok().flatten().unwrap_or(0)))
+            .map(|r| {
+                (
+                    r.get::<String>(1).ok().flatten().unwrap_or_default(),
+                    r.get::<i64>(2).ok().flatten().unwrap_or(0),
+                )
+            })
             .collect()
     });
     let rows: Vec<_> = PASSWORD_FORMATS
         .iter()
-        .filter_map(|f| counts.iter().find(|(g, _)| g == f).map(|(_, n)| (f.to_string(), *n, action(f, &kept).to_string())))
+        .filter_map(|f| {
+            counts
+                .iter()
+                .find(|(g, _)| g == f)
+                .map(|(_, n)| (f.to_string(), *n, action(f, &kept).to_string()))
+        })
         .collect();
     TableIterator::new(rows)
 }

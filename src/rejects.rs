@@ -36,7 +36,8 @@ fn cf_rejects(
             .unwrap_or_else(|e| panic!("{e}"))
             .map(|r| {
                 let text = |i| r.get::<String>(i).ok().flatten().unwrap_or_default();
-                let ts = |i| r.get::<TimestampWithTimeZone>(i).ok().flatten().expect("timestamps are NOT NULL");
+                let ts =
+                    |i| r.get::<TimestampWithTimeZone>(i).ok().flatten().expect("timestamps are NOT NULL");
                 (text(1), text(2), text(3), text(4), r.get::<JsonB>(5).ok().flatten(), ts(6), ts(7))
             })
             .collect::<Vec<_>>()

@@ -81,9 +81,11 @@ fn incompatibilities(entity: &str, schema: &str) -> Vec<String> {
     if entity == "memberships" {
         written.push(("id", None, false));
     }
-    written.extend(cf_columns(entity).iter().map(|c| {
-        (c.name, Some(c.kind), matches!(c.kind, Kind::Optional | Kind::Password | Kind::Json))
-    }));
+    written.extend(
+        cf_columns(entity)
+            .iter()
+            .map(|c| (c.name, Some(c.kind), matches!(c.kind, Kind::Optional | Kind::Password | Kind::Json))),
+    );
     written.push(("updated_at", Some(Kind::Timestamp), false));
     let mut problems = Vec::new();
     for (name, kind, may_be_null) in &written {

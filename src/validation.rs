@@ -31,10 +31,11 @@ fn parents_present(e: &Entity) -> String {
     parts.join(" AND ")
 }
 
-/// The projection of every live legacy row, with `reject` (the recorded reject's message, if any).
+/// The projection of every live legacy row, with `reject`: why it cannot become a CoreForge row
+/// (its recorded reject, or a problem of the row itself, which a sync would record), or NULL.
 fn projection_with_rejects(e: &Entity) -> String {
     format!(
-        "SELECT p.*, r.message AS reject FROM ({}) p \
+        "SELECT p.*, COALESCE(r.message, p.problem_message) AS reject FROM ({}) p \
          LEFT JOIN coreforge_sync.rejects r ON r.entity = {} AND r.legacy_id = p.legacy_key",
         e.projection("true"),
         literal(e.name)
@@ -51,7 +52,8 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
            pg_catalog.count(*) FILTER (WHERE p.legacy_key IS NULL), \
            pg_catalog.count(*) FILTER (WHERE p.legacy_key IS NOT NULL AND c.{k0} IS NOT NULL \
              AND p.reject IS NULL AND {cf} IS DISTINCT FROM {proj}), \
-           pg_catalog.count(*) FILTER (WHERE c.{k0} IS NULL AND p.reject IS NOT NULL) \
+           pg_catalog.count(*) FILTER (WHERE c.{k0} IS NULL AND p.reject IS NOT NULL), \
+           pg_catalog.count(*) FILTER (WHERE p.reject IS NOT NULL) \
          FROM ({projection}) p FULL JOIN {table} c ON {join}",
         cf = e.cf_row("c"),
         proj = e.cf_row("p"),
@@ -62,25 +64,23 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
     let legacy_sql = format!(
         "SELECT pg_catalog.count(*), \
            pg_catalog.count(*) FILTER (WHERE {present} AND NOT ({live})), \
-           pg_catalog.count(*) FILTER (WHERE NOT ({present})), \
-           (SELECT pg_catalog.count(*) FROM coreforge_sync.rejects WHERE entity = {name}) \
+           pg_catalog.count(*) FILTER (WHERE NOT ({present})) \
          FROM {from}",
         present = parents_present(e),
         live = e.live(),
         from = e.from(true),
-        name = literal(e.name),
     );
-    let (legacy, cf, missing, extra, mismatched, rejected_absent) = Spi::connect(|client| {
+    let (legacy, cf, missing, extra, mismatched, rejected_absent, rejected) = Spi::connect(|client| {
         let t = client.select(diff_sql.as_str(), Some(1), &[]).unwrap_or_else(|err| panic!("{err}"));
         let r = t.first();
         let g = |i| r.get::<i64>(i).unwrap_or_else(|err| panic!("{err}")).unwrap_or(0);
-        (g(1), g(2), g(3), g(4), g(5), g(6))
+        (g(1), g(2), g(3), g(4), g(5), g(6), g(7))
     });
-    let (total, excluded, orphaned, rejected) = Spi::connect(|client| {
+    let (total, excluded, orphaned) = Spi::connect(|client| {
         let t = client.select(legacy_sql.as_str(), Some(1), &[]).unwrap_or_else(|err| panic!("{err}"));
         let r = t.first();
         let g = |i| r.get::<i64>(i).unwrap_or_else(|err| panic!("{err}")).unwrap_or(0);
-        (g(1), g(2), g(3), g(4))
+        (g(1), g(2), g(3))
     });
 
     let n = e.name;
@@ -97,7 +97,10 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
             count_gap,
             status(count_gap != 0),
             if rejected_absent > 0 {
-                format!("live legacy rows vs {} rows ({rejected_absent} rejected rows not counted)", e.cf_name)
+                format!(
+                    "live legacy rows vs {} rows ({rejected_absent} rejected rows not counted)",
+                    e.cf_name
+                )
             } else {
                 format!("live legacy rows vs {} rows", e.cf_name)
             },
@@ -132,7 +135,7 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
             None,
             rejected,
             status(rejected > 0),
-            format!("cannot become CoreForge rows, accounted for: SELECT * FROM cf_rejects('{n}')"),
+            format!("cannot become CoreForge rows, accounted for: SELECT * FROM cf_missing('{n}')"),
         ),
         row(
             "excluded",
@@ -209,9 +212,9 @@ fn cf_missing(
     let e = checked_entity(entity);
     let mut sql = format!(
         "SELECT p.legacy_key, p.label, \
-           COALESCE('rejected: ' || p.reject, p.problem_message, 'no CoreForge row') \
+           COALESCE('rejected: ' || p.reject, 'no CoreForge row') \
          FROM ({projection}) p LEFT JOIN {table} c ON {join} \
-         WHERE c.{k0} IS NULL",
+         WHERE c.{k0} IS NULL OR p.reject IS NOT NULL",
         projection = projection_with_rejects(&e),
         table = e.cf_table(),
         join = cf_key_join(&e, "c", "p"),

@@ -68,16 +68,27 @@ TRUNCATE tenant_members;
 SELECT count(*) AS memberships_left FROM cf_memberships;
 SELECT * FROM pg_temp.invariant();
 
--- A legacy write that cannot be mirrored fails, naming the row and the reason;
--- nothing is written.
+-- A legacy write that cannot be mirrored is recorded as a reject (coreforge_sync.on_error =
+-- 'reject', the default): the application's write succeeds, CoreForge keeps the last good
+-- version of the row, and cf_rejects() says why.
 UPDATE users SET email = '' WHERE id = 'a0000000-0000-0000-0000-000000000001';
+SELECT email FROM cf_users WHERE id = 'a0000000-0000-0000-0000-000000000001';
+SELECT entity, legacy_id, reason, message FROM cf_rejects();
+SELECT entity, check_name, discrepancies, status FROM cf_validation_report() WHERE status = 'fail';
+-- Fixed, the row is mirrored and its reject is gone.
+UPDATE users SET email = 'ada@example.com' WHERE id = 'a0000000-0000-0000-0000-000000000001';
+SELECT count(*) AS rejects FROM cf_rejects();
+
+-- With coreforge_sync.on_error = 'raise', such a write fails instead, naming the row and the
+-- reason; nothing is written.
+SET coreforge_sync.on_error = 'raise';
 UPDATE tenants SET slug = '' WHERE slug = 'acme';
 INSERT INTO tenant_members (user_id, tenant_id, role) VALUES
   ('a0000000-0000-0000-0000-000000000001', 'b0000000-0000-0000-0000-000000000001', '');
-SELECT email FROM users WHERE id = 'a0000000-0000-0000-0000-000000000001';
-
--- A duplicate email among live users cannot be mirrored either (CoreForge's email is unique).
-INSERT INTO users (email, name) VALUES ('ada@example.com', 'Another Ada');
+-- A duplicate email among live users (CoreForge's email is unique): the row in CoreForge keeps it.
+INSERT INTO users (id, email, name) VALUES ('a0000000-0000-0000-0000-000000000099', 'ada@example.com', 'Another Ada');
+RESET coreforge_sync.on_error;
+SELECT count(*) AS rejects FROM cf_rejects();
 
 -- Sync off: writes are no longer mirrored, and the report shows the drift.
 SELECT cf_disable_sync();

@@ -24,19 +24,20 @@ SELECT * FROM cf_mismatches('users');
 SELECT * FROM cf_mismatches('organizations');
 SELECT * FROM cf_extra('users');
 
--- Rows that cannot be migrated are accounted for: invalid (with the reason) and orphaned.
+-- Rows that cannot be migrated are accounted for: rejected (with the reason) and orphaned.
 ALTER TABLE tenant_members DROP CONSTRAINT tenant_members_user_id_fkey;
 INSERT INTO tenant_members (user_id, tenant_id, role) VALUES
   ('dead0000-0000-0000-0000-000000000000', 'b0000000-0000-0000-0000-000000000001', 'member');
 UPDATE users SET name = '' WHERE email = 'jose@example.com';
 SELECT entity, check_name, discrepancies, status FROM cf_validation_report()
- WHERE check_name IN ('invalid', 'orphaned');
+ WHERE check_name IN ('rejected', 'orphaned');
 SELECT * FROM cf_missing('memberships');
 SELECT * FROM cf_missing('users');
 
--- A backfill refuses a row it cannot mirror, and says where to look.
+-- A backfill records a row it cannot mirror as a reject, says so, and goes on.
 SELECT cf_enable_sync();
 SELECT cf_sync_users();
+SELECT entity, legacy_id, reason, message FROM cf_rejects();
 
 -- Entities are users, organizations, memberships; anything else is a clear error.
 SELECT * FROM cf_missing('accounts');
