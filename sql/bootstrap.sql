@@ -52,6 +52,7 @@ CREATE TABLE coreforge_sync.rejects (
     last_seen  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (entity, legacy_id)
 );
+CREATE INDEX rejects_reason_idx ON coreforge_sync.rejects (entity, reason);
 
 -- One row per backfill run (cf_sync_users() and friends).
 CREATE TABLE coreforge_sync.sync_runs (

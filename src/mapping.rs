@@ -71,6 +71,8 @@ pub struct Source {
     pub id: Option<String>,
     pub map: Option<String>,
     pub strategy: IdStrategy,
+    /// The SQL type of the id column.
+    pub id_type: String,
 }
 
 impl Source {
@@ -377,15 +379,16 @@ fn source(r: &Resolved, alias: &'static str) -> Source {
         "boolean" => SoftDelete::Boolean(sd.column.clone()),
         _ => SoftDelete::Timestamp(sd.column.clone()),
     });
-    let (id, map, strategy) = match &r.id {
-        Some((col, strategy, _)) => (
+    let (id, map, strategy, id_type) = match &r.id {
+        Some((col, strategy, id_type)) => (
             Some(col.clone()),
             (*strategy != IdStrategy::Keep).then(|| mapping_table(r.entity)),
             strategy.clone(),
+            id_type.clone(),
         ),
-        None => (None, None, IdStrategy::Keep),
+        None => (None, None, IdStrategy::Keep, "uuid".into()),
     };
-    Source { schema: r.schema.clone(), name: r.table.clone(), alias, soft_delete, id, map, strategy }
+    Source { schema: r.schema.clone(), name: r.table.clone(), alias, soft_delete, id, map, strategy, id_type }
 }
 
 /// The columns of `r` over alias `a`, with their problems.

@@ -30,6 +30,9 @@ pub enum Scope {
     /// `coreforge_new`. `remove`: some key may lose its cf_ row (see [`probe`]); `cascade`: the
     /// dependents (memberships) of keys whose presence in CoreForge may change follow.
     Statement { old: bool, new: bool, remove: bool, cascade: bool },
+    /// The legacy rows rejected because another row held their email or slug: run by a trigger
+    /// after a statement that may have let such a value go, so that they follow at once.
+    Retry,
 }
 
 /// What happens to a legacy row that cannot be mirrored (`coreforge_sync.on_error`).
@@ -54,6 +57,22 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
     let (legacy_filter, cf_filter, clear_filter, copy, remove) = match scope {
         Scope::All => ("true".to_string(), String::new(), Some("true".to_string()), true, false),
         Scope::CfIds => (String::new(), "c.id = ANY($1::uuid[])".to_string(), None, false, true),
+        Scope::Retry => {
+            let k = &e.key[0];
+            let retried = format!("r.entity = {} AND r.reason LIKE 'duplicate\\_%'", literal(e.name));
+            (
+                format!(
+                    "{alias}.{} IN (SELECT pg_catalog.substr(r.legacy_id, {})::{} FROM coreforge_sync.rejects r WHERE {retried})",
+                    ident(&k.legacy),
+                    k.legacy.chars().count() + 2,
+                    e.primary.id_type,
+                ),
+                String::new(),
+                Some("r.reason LIKE 'duplicate\\_%'".to_string()),
+                true,
+                false,
+            )
+        }
         Scope::Statement { old, new, remove, .. } => {
             let tables: Vec<&str> =
                 [(old, OLD_TABLE), (new, NEW_TABLE)].iter().filter(|(on, _)| *on).map(|(_, t)| *t).collect();
@@ -95,7 +114,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
     // (a rejected row, fixed), come back.
     let cascade = match scope {
         Scope::All => false,
-        Scope::CfIds => true,
+        Scope::CfIds | Scope::Retry => true,
         Scope::Statement { cascade, .. } => cascade,
     };
     let deps = if cascade { dependents(e.name, &e.cf_schema) } else { vec![] };
@@ -111,6 +130,8 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
             ctes.push(format!("live_changed AS ({})", live_changed(e, old, new)));
             legacy_ids.push("SELECT id FROM live_changed".into());
             cf_ids.push(format!("SELECT {} AS id FROM live_changed l", k.cf_of("l.id")));
+        }
+        if copy {
             legacy_ids.push(format!("SELECT {} AS id FROM e_up g WHERE g.inserted", k.legacy_of("g.id")));
             cf_ids.push("SELECT id FROM e_up WHERE inserted".into());
         }
@@ -133,8 +154,8 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
                 prefix: &prefix,
                 legacy_filter: &legacy_filter,
                 cf_filter: &cf_filter,
-                clear_filter: trigger.then_some(clear_filter.as_str()),
-                copy: trigger,
+                clear_filter: copy.then_some(clear_filter.as_str()),
+                copy,
                 remove: true,
                 prelocked: trigger,
                 on_error,
@@ -288,7 +309,8 @@ pub fn needs_locks(e: &Entity, scope: Scope) -> bool {
 }
 
 /// The trigger's first, tiny query over the transition tables alone: `(remove, cascade)` for
-/// [`Scope::Statement`], and whether the memberships it may write have their parents backfilled.
+/// [`Scope::Statement`], whether the memberships it may write have their parents backfilled, and
+/// whether rows rejected for a taken email or slug should be retried after it ([`Scope::Retry`]).
 /// Most statements (an update that deletes nothing and changes no row's presence) then run a
 /// mirror statement without the removal and cascade parts.
 pub fn probe(e: &Entity, old: bool, new: bool) -> String {
@@ -321,8 +343,17 @@ pub fn probe(e: &Entity, old: bool, new: bool) -> String {
     };
     // Memberships written by this statement, directly or by cascade, may wait for their parents.
     let settled = deps.iter().chain(std::iter::once(e)).map(parents_backfilled).collect::<Vec<_>>();
+    // An update or delete may let go of an email or slug that rejected rows wait for.
+    let retry = if old && !e.unique.is_empty() {
+        format!(
+            "EXISTS (SELECT 1 FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.reason LIKE 'duplicate\\_%')",
+            literal(e.name)
+        )
+    } else {
+        "false".into()
+    };
     format!(
-        "SELECT {remove} AS remove, ({remove}) OR {changed} AS cascade, {} AS parents_backfilled",
+        "SELECT {remove} AS remove, ({remove}) OR {changed} AS cascade, {} AS parents_backfilled, {retry} AS retry",
         settled.join(" AND ")
     )
 }

@@ -8,11 +8,20 @@ mod tests {
 
     const LEGACY_SCHEMA: &str = include_str!("../demo/legacy_schema.sql");
     const ORACLE: &str = include_str!("../tests/pg_regress/fixtures/oracle.sql");
+    const CRM_SCHEMA: &str = include_str!("../tests/pg_regress/fixtures/crm_schema.sql");
+    const CRM_DATA: &str = include_str!("../tests/pg_regress/fixtures/crm_data.sql");
+    const CRM_ORACLE: &str = include_str!("../tests/pg_regress/fixtures/crm_oracle.sql");
 
-    /// Runs a psql script's SQL (its backslash commands dropped).
+    /// Runs a psql script's SQL (its backslash commands and transaction control dropped).
     fn run_script(script: &str) {
-        let sql: String =
-            script.lines().filter(|l| !l.trim_start().starts_with('\\')).collect::<Vec<_>>().join("\n");
+        let sql: String = script
+            .lines()
+            .filter(|l| {
+                let l = l.trim_start();
+                !l.starts_with('\\') && l != "BEGIN;" && l != "COMMIT;"
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         Spi::run(&sql).unwrap();
     }
 
@@ -214,14 +223,140 @@ mod tests {
     }
 
     #[pg_test(
-        error = "coreforge_sync: cannot mirror users row id=a0000000-0000-0000-0000-000000000001: email is empty"
+        error = "coreforge_sync: cannot mirror users row id=a0000000-0000-0000-0000-000000000001: email is NULL or empty"
     )]
-    fn unmirrorable_write_fails_naming_the_row() {
+    fn unmirrorable_write_fails_naming_the_row_when_raising() {
         setup();
         Spi::run("SELECT cf_enable_sync()").unwrap();
+        Spi::run("SET LOCAL coreforge_sync.on_error = 'raise'").unwrap();
         Spi::run(
             "INSERT INTO users (id, email, name) VALUES ('a0000000-0000-0000-0000-000000000001', '', 'Nobody')",
         )
         .unwrap();
+    }
+
+    /// The crm schema of tests/pg_regress (integer ids, other names, a boolean soft delete, value
+    /// maps, dirty rows), configured as in 06_configure.
+    fn setup_crm() {
+        setup();
+        run_script(CRM_SCHEMA);
+        run_script(CRM_DATA);
+        run_script(CRM_ORACLE);
+        Spi::run(
+            r#"SELECT cf_configure('users', '{"table": "crm.accounts",
+                 "id": {"column": "account_id", "strategy": "uuidv5", "namespace": "6ba7b811-9dad-11d1-80b4-00c04fd430c8"},
+                 "soft_delete": {"column": "is_deleted", "kind": "boolean"},
+                 "columns": {"email": "email_address", "name": "full_name", "avatar_url": "photo_url",
+                             "password_hash": "pw_digest", "created_at": "signup_at"}}');
+               SELECT cf_configure('organizations', '{"table": "crm.companies",
+                 "id": {"column": "company_id", "strategy": "random"}, "soft_delete": null,
+                 "columns": {"name": "company_name", "slug": "handle", "plan": "tier", "created_at": "created"},
+                 "values": {"plan": {"basic": "starter", "premium": "pro", "enterprise": "enterprise", "*": "free"}}}');
+               SELECT cf_configure('memberships', '{"table": "crm.company_users",
+                 "user_ref": "account_id", "organization_ref": "company_id",
+                 "columns": {"role": "access_level", "created_at": "joined_at"},
+                 "values": {"role": {"superuser": "owner", "manager": "admin", "staff": "member", "*": "reject"}}}')"#,
+        )
+        .unwrap();
+    }
+
+    fn assert_crm_invariant(context: &str) {
+        let broken: Vec<(String, i64)> = Spi::connect(|c| {
+            c.select(
+                "SELECT check_name, violations FROM pg_temp.crm_invariant() WHERE violations > 0",
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|r| (r.get::<String>(1).unwrap().unwrap(), r.get::<i64>(2).unwrap().unwrap()))
+            .collect()
+        });
+        assert!(broken.is_empty(), "after {context}: {broken:?}");
+    }
+
+    /// One random write on the crm tables, dirty values included: empty and overlong names,
+    /// emails shared by several accounts, unknown tiers and access levels, invalid handles.
+    fn random_crm_write(rng: &mut Rng, serial: &mut u64) -> String {
+        let a = rng.below(30) + 1;
+        let c = rng.below(12) + 1;
+        let email = format!("'person{}@example.com'", rng.below(20));
+        let name = ["'Ann'", "'Bob'", "''", "NULL", "repeat('n', 300)", "'Cy Young'"][rng.below(6) as usize];
+        let pw = ["'$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA'", "md5('x')", "''", "NULL"]
+            [rng.below(4) as usize];
+        let handle =
+            ["'acme'", "'globex'", "'Bad Handle'", "'ab'", "'initech'", "'umbrella'"][rng.below(6) as usize];
+        let tier = ["'basic'", "'premium'", "'enterprise'", "'gold'", "NULL"][rng.below(5) as usize];
+        let level = ["'superuser'", "'manager'", "'staff'", "'intern'", "''"][rng.below(5) as usize];
+        match rng.below(16) {
+            0 | 1 => {
+                *serial += 1;
+                format!(
+                    "INSERT INTO crm.accounts (account_id, email_address, full_name, pw_digest, signup_at) \
+                     VALUES ({a}, {email}, {name}, {pw}, '2024-01-01'::timestamptz + {serial} * interval '1 minute') \
+                     ON CONFLICT DO NOTHING"
+                )
+            }
+            2 => format!("UPDATE crm.accounts SET is_deleted = true WHERE account_id = {a}"),
+            3 => format!("UPDATE crm.accounts SET is_deleted = false WHERE account_id = {a}"),
+            4 => format!("UPDATE crm.accounts SET email_address = {email} WHERE account_id = {a}"),
+            5 => {
+                format!("UPDATE crm.accounts SET full_name = {name}, pw_digest = {pw} WHERE account_id = {a}")
+            }
+            6 => format!("DELETE FROM crm.accounts WHERE account_id = {a}"),
+            7 => {
+                *serial += 1;
+                format!(
+                    "INSERT INTO crm.companies (company_id, company_name, handle, tier, created) \
+                     VALUES ({c}, 'Company {serial}', {handle}, {tier}, now()) ON CONFLICT DO NOTHING"
+                )
+            }
+            8 => format!("DELETE FROM crm.companies WHERE company_id = {c}"),
+            9 => format!("UPDATE crm.companies SET handle = {handle}, tier = {tier} WHERE company_id = {c}"),
+            10 | 11 => format!(
+                "INSERT INTO crm.company_users SELECT {a}, {c}, {level}, now() \
+                 WHERE EXISTS (SELECT 1 FROM crm.accounts WHERE account_id = {a}) \
+                   AND EXISTS (SELECT 1 FROM crm.companies WHERE company_id = {c}) ON CONFLICT DO NOTHING"
+            ),
+            12 => format!("UPDATE crm.company_users SET access_level = {level} WHERE company_id = {c}"),
+            13 => format!("DELETE FROM crm.company_users WHERE account_id = {a}"),
+            14 => format!(
+                "UPDATE crm.accounts SET is_deleted = NOT is_deleted WHERE account_id % 5 = {}",
+                rng.below(5)
+            ),
+            _ => format!(
+                "UPDATE crm.accounts SET full_name = 'Fixed ' || account_id, \
+                 email_address = 'fixed' || account_id || '@example.com' WHERE account_id % 7 = {}",
+                rng.below(7)
+            ),
+        }
+    }
+
+    /// The invariant on a schema unlike the guide's: with sync on, after any sequence of writes,
+    /// every live legacy row is in CoreForge as the configuration says or rejected with its
+    /// reason, CoreForge holds nothing else, and a full backfill afterwards changes nothing.
+    #[pg_test]
+    fn random_writes_keep_the_invariant_on_a_configured_schema() {
+        setup_crm();
+        Spi::run("SELECT cf_enable_sync()").unwrap();
+        Spi::run("SELECT * FROM cf_sync_all()").unwrap();
+        assert_crm_invariant("the first backfill");
+        let (mut most_memberships, mut most_rejects) = (0, 0);
+        for seed in [3, 8, 13, 21] {
+            let mut rng = Rng(seed);
+            let mut serial = seed * 100_000;
+            for i in 1..=300 {
+                let sql = random_crm_write(&mut rng, &mut serial);
+                Spi::run(&sql).unwrap_or_else(|e| panic!("seed {seed}, write {i}: {sql}: {e}"));
+                if i % 10 == 0 {
+                    assert_crm_invariant(&format!("seed {seed}, write {i}: {sql}"));
+                    most_memberships = most_memberships.max(count("SELECT count(*) FROM cf_memberships"));
+                    most_rejects = most_rejects.max(count("SELECT count(*) FROM coreforge_sync.rejects"));
+                }
+            }
+            let written = count("SELECT sum(inserted + updated + deleted)::bigint FROM cf_sync_all()");
+            assert_eq!(written, 0, "seed {seed}: a backfill after the writes changed {written} rows");
+        }
+        assert!(most_rejects > 0, "the run made rejects");
+        assert!(most_memberships > 0, "the run made memberships");
     }
 }

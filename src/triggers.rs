@@ -289,15 +289,20 @@ fn mirror_trigger<'a>(
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
         let key = |plan| Key { target: target.clone(), plan };
         let probe_key = key(Plan::Probe { old, new });
-        let (remove, cascade, settled) = with_plan(
+        let (remove, cascade, settled, retry) = with_plan(
             client,
             probe_key,
             || probe(&e, old, new),
             |client, plan| {
                 let row = client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
-                let (r, c, s) =
-                    row.first().get_three::<bool, bool, bool>().unwrap_or_else(|err| panic!("{err}"));
-                (r.unwrap_or(true), c.unwrap_or(true), s.unwrap_or(false))
+                let row = row.first();
+                let get = |i| row.get::<bool>(i).unwrap_or_else(|err| panic!("{err}"));
+                (
+                    get(1).unwrap_or(true),
+                    get(2).unwrap_or(true),
+                    get(3).unwrap_or(false),
+                    get(4).unwrap_or(true),
+                )
             },
         );
         if !settled {
@@ -334,6 +339,13 @@ fn mirror_trigger<'a>(
             run(client, Plan::Lock(scope), &|| lock_statement(&e, scope));
         }
         run(client, Plan::Mirror(scope, on_error), &|| statement(&e, scope, on_error));
+        // Rows rejected because this statement's rows held their email or slug follow now, in a
+        // statement of their own (they are not this write's rows: they are recorded, never raised).
+        if retry {
+            run(client, Plan::Mirror(Scope::Retry, OnError::Record), &|| {
+                statement(&e, Scope::Retry, OnError::Record)
+            });
+        }
     });
     Ok(None)
 }

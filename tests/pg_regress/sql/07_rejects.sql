@@ -71,3 +71,9 @@ UPDATE users SET email = 'grace@example.com' WHERE email = 'wang@example.com';
 SELECT email FROM users WHERE id = 'a0000000-0000-0000-0000-000000000003';
 RESET coreforge_sync.on_error;
 SET coreforge_sync.on_error = 'ignore';
+
+-- A row rejected because another held its email follows as soon as the email is let go.
+UPDATE users SET deleted_at = now() WHERE id = 'a0000000-0000-0000-0000-000000000014';
+SELECT name FROM cf_users WHERE email = 'twin@example.com';
+SELECT entity, legacy_id, reason FROM cf_rejects('users');
+SELECT * FROM pg_temp.invariant() WHERE entity = 'users';
