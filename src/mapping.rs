@@ -251,10 +251,17 @@ impl Entity {
     /// A legacy row's key as text, for messages and rejects: `account_id=17` or
     /// `user_id=..., tenant_id=...`, over the legacy columns of `alias`.
     pub fn legacy_key_text(&self, alias: &str) -> String {
+        let values: Vec<String> = self.key.iter().map(|k| format!("{alias}.{}", ident(&k.legacy))).collect();
+        self.legacy_key_text_of(&values)
+    }
+
+    /// The same over expressions of the key's values, in key order.
+    pub fn legacy_key_text_of(&self, values: &[String]) -> String {
         let parts: Vec<String> = self
             .key
             .iter()
-            .map(|k| format!("{}||{alias}.{}::text", literal(&format!("{}=", k.legacy)), ident(&k.legacy)))
+            .zip(values)
+            .map(|(k, v)| format!("{}||{v}::text", literal(&format!("{}=", k.legacy))))
             .collect();
         parts.join("||', '||")
     }
@@ -269,25 +276,20 @@ impl Entity {
         parts.join("||', '||")
     }
 
-    /// `CASE WHEN <cond> THEN <code> ... END`: NULL when the row can be mirrored, as far as the row
-    /// itself tells (the unique columns are checked against the others by the mirror statement).
-    /// `fresh`: a query of cf_ ids inserted by the same statement (parents that count as present).
+    /// `CASE WHEN <cond> THEN '<code>:' || <message> ... END`: NULL when the row can be mirrored,
+    /// as far as the row itself tells (unique columns are checked against other rows by the mirror
+    /// statement). Read it with [`problem_code`] and [`problem_message`]. `fresh`: a query of cf_
+    /// ids inserted by the same statement (parents that count as present).
     pub fn problem(&self, fresh: Option<&str>) -> String {
-        self.problem_case(fresh, |p| literal(p.code))
-    }
-
-    /// The same with the message of each problem.
-    pub fn problem_message(&self, fresh: Option<&str>) -> String {
-        self.problem_case(fresh, |p| p.message.clone())
-    }
-
-    fn problem_case(&self, fresh: Option<&str>, then: impl Fn(&Problem) -> String) -> String {
         let parents = self.parent_problems(fresh);
         let all: Vec<&Problem> = parents.iter().chain(&self.problems).collect();
         if all.is_empty() {
             return "NULL::text".into();
         }
-        let whens: Vec<String> = all.iter().map(|p| format!("WHEN {} THEN {}", p.cond, then(p))).collect();
+        let whens: Vec<String> = all
+            .iter()
+            .map(|p| format!("WHEN {} THEN {} || {}", p.cond, literal(&format!("{}:", p.code)), p.message))
+            .collect();
         format!("CASE {} END", whens.join(" "))
     }
 
@@ -341,7 +343,6 @@ impl Entity {
             self.columns.iter().chain(&self.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))),
         );
         cols.push(format!("{} AS problem", self.problem(None)));
-        cols.push(format!("{} AS problem_message", self.problem_message(None)));
         cols.push(format!("{} AS label", self.label));
         cols.push(format!("{} AS legacy_key", self.legacy_key_text(self.primary.alias)));
         format!("SELECT {} FROM {} WHERE {} AND {}", cols.join(", "), self.from(false), self.live(), filter)
@@ -366,6 +367,16 @@ impl Entity {
         };
         format!("(SELECT {json} FROM {} {a} WHERE {})", self.primary.table(), cond.join(" AND "))
     }
+}
+
+/// The reason code of a [`Entity::problem`] value.
+pub fn problem_code(problem: &str) -> String {
+    format!("pg_catalog.split_part({problem}, ':', 1)")
+}
+
+/// The message of a [`Entity::problem`] value.
+pub fn problem_message(problem: &str) -> String {
+    format!("pg_catalog.substr({problem}, pg_catalog.strpos({problem}, ':') + 1)")
 }
 
 /// The name of the id mapping table of `entity` (the guide's names).

@@ -16,7 +16,7 @@
 //!   (the cf_ foreign keys are NO ACTION), and a user or organization that comes back to life
 //!   brings its live memberships back.
 
-use crate::mapping::{dependents, Entity};
+use crate::mapping::{dependents, problem_code, problem_message, Entity};
 use crate::sql::{ident, literal};
 
 /// Which rows a mirror statement covers.
@@ -28,8 +28,9 @@ pub enum Scope {
     CfIds,
     /// The keys one statement touched, read from its transition tables `coreforge_old` /
     /// `coreforge_new`. `remove`: some key may lose its cf_ row (see [`probe`]); `cascade`: the
-    /// dependents (memberships) of keys whose presence in CoreForge may change follow.
-    Statement { old: bool, new: bool, remove: bool, cascade: bool },
+    /// dependents (memberships) of keys whose presence in CoreForge may change follow; `clear`:
+    /// there are rejects, which the statement's rows may clear.
+    Statement { old: bool, new: bool, remove: bool, cascade: bool, clear: bool },
     /// The legacy rows rejected because another row held their email or slug: run by a trigger
     /// after a statement that may have let such a value go, so that they follow at once.
     Retry,
@@ -73,7 +74,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
                 false,
             )
         }
-        Scope::Statement { old, new, remove, .. } => {
+        Scope::Statement { old, new, remove, clear, .. } => {
             let tables: Vec<&str> =
                 [(old, OLD_TABLE), (new, NEW_TABLE)].iter().filter(|(on, _)| *on).map(|(_, t)| *t).collect();
             let selects: Vec<String> =
@@ -89,7 +90,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
                     e.cf_key("c"),
                     e.cf_keys_of(&format!("SELECT {legacy_keys} FROM gone_candidates"))
                 ),
-                Some(format!("r.legacy_id IN (SELECT {} FROM touched x)", e.legacy_key_text("x"))),
+                clear.then(|| format!("r.legacy_id IN (SELECT {} FROM touched x)", e.legacy_key_text("x"))),
                 true,
                 remove,
             )
@@ -154,7 +155,8 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
                 prefix: &prefix,
                 legacy_filter: &legacy_filter,
                 cf_filter: &cf_filter,
-                clear_filter: copy.then_some(clear_filter.as_str()),
+                clear_filter: (copy && !matches!(scope, Scope::Statement { clear: false, .. }))
+                    .then_some(clear_filter.as_str()),
                 copy,
                 remove: true,
                 prelocked: trigger,
@@ -250,7 +252,7 @@ fn presence_changed(e: &Entity, old: bool, new: bool) -> String {
 /// locks apart from the reads means no decision rests on READ COMMITTED's re-check of a join.
 /// Only for scopes where [`needs_locks`] holds.
 pub fn lock_statement(e: &Entity, scope: Scope) -> String {
-    let Scope::Statement { old, new, remove, cascade } = scope else {
+    let Scope::Statement { old, new, remove, cascade, .. } = scope else {
         unreachable!("only triggers take their locks apart")
     };
     let legacy_keys = e.legacy_key_names();
@@ -310,7 +312,8 @@ pub fn needs_locks(e: &Entity, scope: Scope) -> bool {
 
 /// The trigger's first, tiny query over the transition tables alone: `(remove, cascade)` for
 /// [`Scope::Statement`], whether the memberships it may write have their parents backfilled, and
-/// whether rows rejected for a taken email or slug should be retried after it ([`Scope::Retry`]).
+/// whether rows rejected for a taken email or slug should be retried after it ([`Scope::Retry`]),
+/// and whether there are rejects at all (else the statement has none to clear).
 /// Most statements (an update that deletes nothing and changes no row's presence) then run a
 /// mirror statement without the removal and cascade parts.
 pub fn probe(e: &Entity, old: bool, new: bool) -> String {
@@ -353,7 +356,8 @@ pub fn probe(e: &Entity, old: bool, new: bool) -> String {
         "false".into()
     };
     format!(
-        "SELECT {remove} AS remove, ({remove}) OR {changed} AS cascade, {} AS parents_backfilled, {retry} AS retry",
+        "SELECT {remove} AS remove, ({remove}) OR {changed} AS cascade, {} AS parents_backfilled, {retry} AS retry, \
+         EXISTS (SELECT 1 FROM coreforge_sync.rejects) AS clear",
         settled.join(" AND ")
     )
 }
@@ -417,20 +421,19 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
     }
     let a = e.primary.alias;
     let names = written_names(e);
+    let lk: Vec<String> = (0..e.key.len()).map(|i| format!("lk{i}")).collect();
     let mut exprs: Vec<String> = e.key.iter().map(|k| format!("{} AS {}", k.proj, ident(k.cf))).collect();
     exprs.extend(e.columns.iter().chain(&e.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))));
-    exprs.extend(e.key.iter().enumerate().map(|(i, k)| format!("{a}.{} AS lk{i}", ident(&k.legacy))));
-    exprs.push(format!("{} AS legacy_key", e.legacy_key_text(a)));
-    exprs.extend(e.unique.iter().map(|u| format!("c.{0} AS cf_{u}", ident(u))));
+    exprs.extend(e.key.iter().zip(&lk).map(|(k, l)| format!("{a}.{} AS {l}", ident(&k.legacy))));
+    exprs.extend(e.unique.iter().map(|u| format!("c.{} AS cf_{u}", ident(u))));
     ctes.push(format!(
-        "{p}_locked AS MATERIALIZED (SELECT {exprs}, {problem} AS problem, {message} AS problem_message \
+        "{p}_locked AS MATERIALIZED (SELECT {exprs}, {problem} AS problem \
          FROM {from} LEFT JOIN {cf} c ON {join} \
          WHERE {legacy_filter} AND {live} AND (c.{k0} IS NULL OR {cf_row} IS DISTINCT FROM {legacy_row}) \
          AND {guard}{lock})",
         exprs = exprs.join(", "),
         live = e.live(),
         problem = e.problem(fresh),
-        message = e.problem_message(fresh),
         from = e.from(false),
         join = e.key_join("c"),
         k0 = ident(e.key[0].cf),
@@ -440,52 +443,49 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
     ));
 
     // A value CoreForge keeps unique (email, slug) goes to the row that holds it in CoreForge;
-    // between rows new to it, to the oldest (created_at, then legacy id).
-    let (mut dup, mut dup_message) = (Vec::new(), Vec::new());
+    // between rows new to it, to the oldest (created_at, then legacy id). Only rows whose value
+    // changes are checked, and only those sharing a value with another are ranked. (`OFFSET 0`
+    // below keeps the planner from copying these checks into every expression that reads them.)
+    let mut problem = "y.problem".to_string();
     for u in &e.unique {
         let col = ident(u);
-        let order = if e.columns.iter().any(|c| c.cf == "created_at") { "y.created_at, " } else { "" };
-        let keys: Vec<String> = (0..e.key.len()).map(|i| format!("y.lk{i}")).collect();
+        ctes.push(format!(
+            "{p}_dup_{u} AS MATERIALIZED (SELECT y.* FROM {p}_locked y WHERE y.problem IS NULL \
+             AND y.{col} IN (SELECT x.{col} FROM {p}_locked x WHERE x.problem IS NULL \
+                             AND x.cf_{u} IS DISTINCT FROM x.{col} GROUP BY 1 HAVING pg_catalog.count(*) > 1))"
+        ));
+        let created = e.columns.iter().any(|c| c.cf == "created_at");
+        let (older, mine) =
+            if created { ("d.created_at, d.lk0", "y.created_at, y.lk0") } else { ("d.lk0", "y.lk0") };
         let shown = format!("{} || pg_catalog.quote_literal(y.{col})", literal(&format!("{u} ")));
-        dup.push(format!(
-            "WHEN EXISTS (SELECT 1 FROM {cf} c2 WHERE c2.{col} = y.{col} AND c2.id <> y.id) THEN {code}",
-            code = literal(&format!("duplicate_{u}")),
-        ));
-        dup_message.push(format!(
-            "WHEN EXISTS (SELECT 1 FROM {cf} c2 WHERE c2.{col} = y.{col} AND c2.id <> y.id) \
-             THEN {shown} || {}",
-            literal(&format!(" belongs to another row of {}", e.cf_name))
-        ));
-        let rank = format!(
-            "pg_catalog.row_number() OVER (PARTITION BY y.{col}, y.problem IS NULL \
-             ORDER BY y.cf_{u} IS NOT DISTINCT FROM y.{col} DESC, {order}{keys})",
-            keys = keys.join(", ")
+        problem = format!(
+            "CASE WHEN y.problem IS NOT NULL OR y.cf_{u} IS NOT DISTINCT FROM y.{col} THEN {problem} \
+             WHEN EXISTS (SELECT 1 FROM {cf} c2 WHERE c2.{col} = y.{col} AND c2.id <> y.id) \
+               THEN {held} || {shown} || {held_tail} \
+             WHEN EXISTS (SELECT 1 FROM {p}_dup_{u} d WHERE d.{col} = y.{col} AND d.lk0 <> y.lk0 \
+                          AND d.cf_{u} IS DISTINCT FROM d.{col} AND ({older}) < ({mine})) \
+               THEN {held} || {shown} || {older_tail} \
+             ELSE {problem} END",
+            held = literal(&format!("duplicate_{u}:")),
+            held_tail = literal(&format!(" belongs to another row of {}", e.cf_name)),
+            older_tail = literal(" is also taken by an older legacy row"),
         );
-        dup.push(format!("WHEN {rank} > 1 THEN {}", literal(&format!("duplicate_{u}"))));
-        dup_message.push(format!(
-            "WHEN {rank} > 1 THEN {shown} || {}",
-            literal(" is also taken by an older legacy row")
-        ));
     }
-    let case = |whens: &[String], problem: &str| {
-        if whens.is_empty() {
-            format!("y.{problem}")
-        } else {
-            format!("CASE WHEN y.{problem} IS NOT NULL THEN y.{problem} {} END", whens.join(" "))
-        }
-    };
+    let key_text = e.legacy_key_text_of(&lk.iter().map(|l| format!("z.{l}")).collect::<Vec<_>>());
     let raise = match on_error {
         OnError::Raise => format!(
-            ", CASE WHEN z.code IS NULL THEN true ELSE coreforge_sync.reject({}, z.legacy_key, z.message) END AS checked",
+            ", CASE WHEN w.code IS NULL THEN true ELSE coreforge_sync.reject({}, w.legacy_key, w.message) END AS checked",
             literal(e.name)
         ),
         OnError::Record => String::new(),
     };
     ctes.push(format!(
-        "{p}_src AS MATERIALIZED (SELECT z.*{raise} FROM \
-           (SELECT y.*, {code} AS code, {message} AS message FROM {p}_locked y) z)",
-        code = case(&dup, "problem"),
-        message = case(&dup_message, "problem_message"),
+        "{p}_src AS MATERIALIZED (SELECT w.*{raise} FROM \
+           (SELECT z.*, {code} AS code, {message} AS message, \
+                   CASE WHEN z.found IS NOT NULL THEN {key_text} END AS legacy_key \
+            FROM (SELECT y.*, {problem} AS found FROM {p}_locked y OFFSET 0) z) w)",
+        code = problem_code("z.found"),
+        message = problem_message("z.found"),
     ));
     if on_error == OnError::Record {
         let keys: Vec<String> = (0..e.key.len()).map(|i| format!("x.lk{i}")).collect();

@@ -289,7 +289,7 @@ fn mirror_trigger<'a>(
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
         let key = |plan| Key { target: target.clone(), plan };
         let probe_key = key(Plan::Probe { old, new });
-        let (remove, cascade, settled, retry) = with_plan(
+        let (remove, cascade, settled, retry, clear) = with_plan(
             client,
             probe_key,
             || probe(&e, old, new),
@@ -302,6 +302,7 @@ fn mirror_trigger<'a>(
                     get(2).unwrap_or(true),
                     get(3).unwrap_or(false),
                     get(4).unwrap_or(true),
+                    get(5).unwrap_or(true),
                 )
             },
         );
@@ -317,7 +318,7 @@ fn mirror_trigger<'a>(
                 )
                 .unwrap_or_else(|err| panic!("{err}"));
         }
-        let scope = Scope::Statement { old, new, remove, cascade };
+        let scope = Scope::Statement { old, new, remove, cascade, clear };
         let run = |client: &mut SpiClient<'_>, plan: Plan, sql: &dyn Fn() -> String| {
             if rows > KEPT_PLAN_MAX_ROWS {
                 client.update(sql().as_str(), None, &[]).unwrap_or_else(|err| panic!("{err}"));

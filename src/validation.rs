@@ -35,8 +35,9 @@ fn parents_present(e: &Entity) -> String {
 /// (its recorded reject, or a problem of the row itself, which a sync would record), or NULL.
 fn projection_with_rejects(e: &Entity) -> String {
     format!(
-        "SELECT p.*, COALESCE(r.message, p.problem_message) AS reject FROM ({}) p \
+        "SELECT p.*, COALESCE(r.message, {}) AS reject FROM ({}) p \
          LEFT JOIN coreforge_sync.rejects r ON r.entity = {} AND r.legacy_id = p.legacy_key",
+        crate::mapping::problem_message("p.problem"),
         e.projection("true"),
         literal(e.name)
     )
