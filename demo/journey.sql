@@ -50,5 +50,21 @@ SELECT cf_sync_users();
 SELECT * FROM cf_missing('users');
 
 \echo
-\echo '== 7. Status'
+\echo '== 7. Passwords: CoreForge verifies only Argon2id; the policy keeps argon2id and bcrypt, resets the rest'
+SELECT * FROM cf_password_report();
+SELECT count(*) AS users_who_must_reset FROM cf_password_resets();
+
+\echo
+\echo '== 8. Dirty data is rejected with its reason, the rest goes on; fixed, a row is migrated'
+INSERT INTO users (email, name) VALUES ('jose.alvarez@example.com', 'José Again'), ('no.name@example.com', '');
+UPDATE tenants SET plan = 'gold' WHERE slug = 'acme';
+SELECT entity, reason, message FROM cf_rejects();
+SELECT entity, check_name, discrepancies, status FROM cf_validation_report() WHERE status = 'fail';
+UPDATE tenants SET plan = 'enterprise' WHERE slug = 'acme';
+UPDATE users SET name = 'No Name Yet' WHERE email = 'no.name@example.com';
+DELETE FROM users WHERE name = 'José Again';
+SELECT count(*) AS rejects_left FROM cf_rejects();
+
+\echo
+\echo '== 9. Status'
 SELECT * FROM cf_status();
