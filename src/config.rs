@@ -685,15 +685,6 @@ fn cf_configure(entity: Option<&str>, settings: Option<JsonB>) -> JsonB {
             Some("Nothing was changed. The keys are documented in the README, section \"Configuring a real schema\"."),
         ),
     };
-    if let Some((_, strategy, id_type)) = &resolved.id {
-        if *strategy != IdStrategy::Keep {
-            crate::ids::ensure_mapping_table(entity, id_type);
-        }
-    }
-    let was_on = crate::triggers::any_sync_enabled();
-    if was_on {
-        crate::triggers::drop_all_triggers();
-    }
     Spi::run_with_args(
         "INSERT INTO coreforge_sync.entity_config (entity, settings) VALUES ($1, $2) \
          ON CONFLICT (entity) DO UPDATE SET settings = EXCLUDED.settings, configured_at = pg_catalog.now()",
@@ -702,7 +693,14 @@ fn cf_configure(entity: Option<&str>, settings: Option<JsonB>) -> JsonB {
     .unwrap_or_else(|e| panic!("{e}"));
     crate::state::set_setting("config_generation", &(generation() + 1).to_string());
     crate::state::forget_backfills();
-    if was_on {
+    if let Some((_, strategy, id_type)) = &resolved.id {
+        if *strategy != IdStrategy::Keep {
+            crate::ids::ensure_mapping_table(entity, id_type);
+        }
+    }
+    // Sync on: the triggers move to the configured tables and carry the new generation.
+    if crate::triggers::any_sync_enabled() {
+        crate::triggers::drop_all_triggers();
         crate::triggers::install_all_triggers();
     }
     JsonB(serde_json::to_value(&resolved.settings).expect("settings serialize"))

@@ -19,10 +19,18 @@ UPDATE users SET name = 'Ada (via the app)' WHERE email = 'ada@example.com';
 UPDATE users SET deleted_at = now() WHERE email = 'jose@example.com';
 INSERT INTO tenant_members (user_id, tenant_id, role)
   VALUES ('a0000000-0000-0000-0000-000000000005', 'b0000000-0000-0000-0000-000000000001', 'member');
--- The role sees nothing of CoreForge and cannot run the extension's functions.
+-- A row the role writes that cannot be mirrored is recorded as a reject all the same.
+INSERT INTO users (id, email, name) VALUES ('a0000000-0000-0000-0000-000000000077', 'app@example.com', '');
+-- The role sees nothing of CoreForge, of the rejects or of the configuration, and cannot run the
+-- extension's functions.
 SELECT count(*) FROM cf_users;
 SELECT cf_sync_users();
+SELECT count(*) FROM coreforge_sync.rejects;
+SELECT * FROM cf_rejects();
+SELECT cf_configure('users', '{}');
 RESET ROLE;
+SELECT entity, legacy_id, reason FROM cf_rejects();
+DELETE FROM users WHERE id = 'a0000000-0000-0000-0000-000000000077';
 
 SELECT name FROM cf_users WHERE email = 'ada@example.com';
 SELECT * FROM pg_temp.invariant();
