@@ -313,10 +313,11 @@ pub fn needs_locks(e: &Entity, scope: Scope) -> bool {
 /// The trigger's first, tiny query over the transition tables alone: `(remove, cascade)` for
 /// [`Scope::Statement`], whether the memberships it may write have their parents backfilled, and
 /// whether rows rejected for a taken email or slug should be retried after it ([`Scope::Retry`]),
-/// and whether there are rejects at all (else the statement has none to clear).
+/// whether there are rejects at all (else the statement has none to clear); with `lock_values`, it
+/// also locks the emails or slugs the statement writes.
 /// Most statements (an update that deletes nothing and changes no row's presence) then run a
 /// mirror statement without the removal and cascade parts.
-pub fn probe(e: &Entity, old: bool, new: bool) -> String {
+pub fn probe(e: &Entity, old: bool, new: bool, lock_values: bool) -> String {
     let remove = if old { format!("EXISTS ({})", gone_candidates(e, old, new)) } else { "false".into() };
     let deps = dependents(e.name, &e.cf_schema);
     // Presence may change for a key that memberships point at, on the legacy or the CoreForge side.
@@ -355,9 +356,29 @@ pub fn probe(e: &Entity, old: bool, new: bool) -> String {
     } else {
         "false".into()
     };
+    // A small statement that writes an email or slug first locks each value (transaction-level
+    // advisory locks), so that two transactions giving two rows the same value at the same moment
+    // are ordered: the second waits for the first to commit, then its mirror statement, in a fresh
+    // snapshot, sees the first one's row and rejects its own cleanly.
+    let mut values: Vec<String> = Vec::new();
+    if new && lock_values {
+        for u in &e.unique {
+            let c = e.columns.iter().find(|c| c.cf == *u).expect("unique columns are mapped");
+            values.push(format!("SELECT {} AS v FROM {NEW_TABLE} {}", c.expr, e.primary.alias));
+        }
+    }
+    let locked = if values.is_empty() {
+        "0::bigint".to_string()
+    } else {
+        format!(
+            "(SELECT pg_catalog.count(pg_catalog.pg_advisory_xact_lock({UNIQUE_VALUE_LOCK}, pg_catalog.hashtext(l.v))) \
+             FROM (SELECT DISTINCT pg_catalog.hashtext(v) AS h, v FROM ({}) x WHERE v IS NOT NULL ORDER BY 1) l)",
+            values.join(" UNION ALL ")
+        )
+    };
     format!(
         "SELECT {remove} AS remove, ({remove}) OR {changed} AS cascade, {} AS parents_backfilled, {retry} AS retry, \
-         EXISTS (SELECT 1 FROM coreforge_sync.rejects) AS clear",
+         EXISTS (SELECT 1 FROM coreforge_sync.rejects) AS clear, {locked} AS values_locked",
         settled.join(" AND ")
     )
 }
@@ -544,6 +565,10 @@ fn parents_guard(e: &Entity, fresh: Option<&str>) -> String {
 /// after every trigger that left a membership for it: such a trigger holds it shared until it
 /// commits, the backfill takes it exclusive before it reads, so it sees what they left.
 pub const FIRST_BACKFILL_LOCK: &str = "1128682329, 1";
+
+/// The advisory lock class (key pair `1128682330, hashtext(value)`, "CFSZ") of the emails and
+/// slugs a small statement writes (see [`probe`]).
+pub const UNIQUE_VALUE_LOCK: &str = "1128682330";
 
 /// The counts one mirror statement reports.
 #[derive(Default, Clone, Copy, Debug)]

@@ -52,6 +52,10 @@ fn on_error() -> OnError {
 /// so that a plan made for one row is never used for a million (or the reverse).
 const KEPT_PLAN_MAX_ROWS: i64 = 1000;
 
+/// Statements writing up to this many rows lock the emails and slugs they write before they
+/// mirror (see `mirror::probe`); bigger ones do not, to keep clear of the lock table's limits.
+const VALUE_LOCKS_MAX_ROWS: i64 = 64;
+
 /// (trigger name, event, transition tables it keeps: old, new).
 const TRIGGERS: [(&str, &str, bool, bool); 4] = [
     ("coreforge_sync_insert", "INSERT", false, true),
@@ -79,7 +83,7 @@ struct Key {
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Plan {
-    Probe { old: bool, new: bool },
+    Probe { old: bool, new: bool, lock_values: bool },
     Assign,
     Lock(Scope),
     Mirror(Scope, OnError),
@@ -288,11 +292,12 @@ fn mirror_trigger<'a>(
         // to the statements of this SPI connection under their REFERENCING names.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
         let key = |plan| Key { target: target.clone(), plan };
-        let probe_key = key(Plan::Probe { old, new });
+        let lock_values = rows <= VALUE_LOCKS_MAX_ROWS;
+        let probe_key = key(Plan::Probe { old, new, lock_values });
         let (remove, cascade, settled, retry, clear) = with_plan(
             client,
             probe_key,
-            || probe(&e, old, new),
+            || probe(&e, old, new, lock_values),
             |client, plan| {
                 let row = client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
                 let row = row.first();
