@@ -68,7 +68,33 @@ CREATE TABLE coreforge_sync.sync_runs (
 );
 CREATE INDEX sync_runs_entity_idx ON coreforge_sync.sync_runs (entity, id);
 
+-- Per entity: the batched backfill's pass (CALL cf_backfill), checkpointed with every batch, so that
+-- the next call resumes where a cancelled, terminated or crashed one stopped. `position` is the last
+-- key done: the legacy key (in the order of its unique index) while copying, the CoreForge id while
+-- removing rows that have no live legacy row.
+CREATE TABLE coreforge_sync.backfill_state (
+    entity          text PRIMARY KEY CHECK (entity IN ('users', 'organizations', 'memberships')),
+    pass            bigint NOT NULL,
+    phase           text NOT NULL CHECK (phase IN ('copy', 'remove', 'done')),
+    position        text[],
+    batch_size      integer NOT NULL,
+    estimated_total bigint NOT NULL,
+    rows_done       bigint NOT NULL DEFAULT 0,
+    inserted        bigint NOT NULL DEFAULT 0,
+    updated         bigint NOT NULL DEFAULT 0,
+    deleted         bigint NOT NULL DEFAULT 0,
+    rejected        bigint NOT NULL DEFAULT 0,
+    batches         bigint NOT NULL DEFAULT 0,
+    retries         bigint NOT NULL DEFAULT 0,
+    failed_tries    integer NOT NULL DEFAULT 0,
+    started_at      timestamptz NOT NULL,
+    last_batch_at   timestamptz,
+    finished_at     timestamptz,
+    pid             integer
+);
+
 SELECT pg_catalog.pg_extension_config_dump('coreforge_sync.settings', '');
+SELECT pg_catalog.pg_extension_config_dump('coreforge_sync.backfill_state', '');
 SELECT pg_catalog.pg_extension_config_dump('coreforge_sync.entity_state', '');
 SELECT pg_catalog.pg_extension_config_dump('coreforge_sync.entity_config', '');
 SELECT pg_catalog.pg_extension_config_dump('coreforge_sync.rejects', '');

@@ -5,6 +5,7 @@
 use crate::errors::fail;
 use crate::mapping::{entity, Entity, ENTITY_NAMES};
 use crate::mirror::{statement, Counts, OnError, Scope, FIRST_BACKFILL_LOCK};
+use crate::sql::literal;
 use crate::{catalog, state, triggers};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -20,9 +21,7 @@ pub fn execute(sql: &str, args: &[DatumWithOid]) -> Counts {
 }
 
 /// Makes the cf_ table of `e` equal to its projection. Two passes:
-/// 1. removal: lock the cf_ rows that have no live legacy row (`FOR UPDATE`), then delete those
-///    that still have none in a fresh snapshot, so that a row brought back to life by a concurrent
-///    writer, whose trigger waited on that lock, is not removed on the strength of an old snapshot;
+/// 1. removal ([`remove_stale`]);
 /// 2. copy: insert or update every row that differs, locking its legacy rows `FOR SHARE`; a row
 ///    that cannot be mirrored is recorded in coreforge_sync.rejects (`on_error`: or raised).
 ///
@@ -31,21 +30,37 @@ pub fn reconcile(e: &Entity, on_error: OnError) -> Counts {
     if let Some(assign) = crate::ids::assign_statement(&e.primary, &e.primary.table()) {
         Spi::run(&assign).unwrap_or_else(|err| panic!("{err}"));
     }
+    let mut counts = remove_stale(e, None);
+    counts.add(execute(&statement(e, Scope::All, on_error), &[]));
+    counts
+}
+
+/// Removes the cf_ rows of `e` that have no live legacy row (those with ids in `(lower, upper]`
+/// when `range` is given): locks them `FOR UPDATE`, then deletes those that still have none in a
+/// fresh snapshot, so that a row brought back to life by a concurrent writer, whose trigger waited
+/// on that lock, is not removed on the strength of an old snapshot. Memberships go with their
+/// user or organization.
+pub fn remove_stale(e: &Entity, range: Option<(Option<&str>, &str)>) -> Counts {
+    let within = match range {
+        None => String::new(),
+        Some((lower, upper)) => {
+            let lower = lower.map(|l| format!(" AND c.id > {}::uuid", literal(l))).unwrap_or_default();
+            format!("{lower} AND c.id <= {}::uuid", literal(upper))
+        }
+    };
     let stale_sql = format!(
         "SELECT pg_catalog.array_agg(s.id) FROM (SELECT c.id FROM {cf} c WHERE NOT EXISTS \
-         (SELECT 1 FROM {from} WHERE {live} AND {join}) FOR UPDATE OF c) s",
+         (SELECT 1 FROM {from} WHERE {live} AND {join}){within} FOR UPDATE OF c) s",
         cf = e.cf_table(),
         from = e.from(false),
         live = e.live(),
         join = e.key_join("c"),
     );
     let stale: Option<Vec<pgrx::Uuid>> = Spi::get_one(&stale_sql).unwrap_or_else(|err| panic!("{err}"));
-    let mut counts = Counts::default();
-    if let Some(ids) = stale {
-        counts.add(execute(&statement(e, Scope::CfIds, on_error), &[ids.into()]));
+    match stale {
+        Some(ids) => execute(&statement(e, Scope::CfIds, OnError::Record), &[ids.into()]),
+        None => Counts::default(),
     }
-    counts.add(execute(&statement(e, Scope::All, on_error), &[]));
-    counts
 }
 
 /// The backfill of one entity, with its checks, its NOTICEs and its record in sync_runs.

@@ -51,24 +51,33 @@ pub fn table_exists(schema: &str, table: &str) -> bool {
     table_columns(schema, table).is_some()
 }
 
-/// Whether `schema.table` has a primary key or a unique index (not partial, not an expression)
-/// on exactly `columns`, in any order.
-pub fn is_unique(schema: &str, table: &str, columns: &[String]) -> bool {
-    Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+/// The columns, in index order, of a primary key or unique index (not partial, not an expression) of
+/// `schema.table` on exactly `columns` (in any order); None when there is none. A keyset walk over
+/// the key follows this order, so that it reads the index.
+pub fn unique_index_columns(schema: &str, table: &str, columns: &[String]) -> Option<Vec<String>> {
+    Spi::get_one_with_args::<Vec<String>>(
+        "SELECT (SELECT pg_catalog.array_agg(a.attname::text ORDER BY k.ord) \
+                   FROM pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) \
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum = k.attnum) \
+           FROM pg_catalog.pg_index i \
            JOIN pg_catalog.pg_class r ON r.oid = i.indrelid \
            JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
-           WHERE n.nspname = $1 AND r.relname = $2 AND i.indisunique AND i.indpred IS NULL \
-             AND i.indexprs IS NULL AND i.indnkeyatts = pg_catalog.cardinality($3) \
-             AND (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname) \
-                  FROM pg_catalog.pg_attribute a \
+          WHERE n.nspname = $1 AND r.relname = $2 AND i.indisunique AND i.indpred IS NULL \
+            AND i.indexprs IS NULL AND i.indnkeyatts = pg_catalog.cardinality($3) \
+            AND (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname) \
+                   FROM pg_catalog.pg_attribute a \
                   WHERE a.attrelid = r.oid AND a.attnum = ANY (i.indkey::int2[])) \
-                 = (SELECT pg_catalog.array_agg(c ORDER BY c) FROM pg_catalog.unnest($3) c))",
+                = (SELECT pg_catalog.array_agg(c ORDER BY c) FROM pg_catalog.unnest($3) c) \
+          ORDER BY i.indisprimary DESC LIMIT 1",
         &[schema.into(), table.into(), columns.to_vec().into()],
     )
     .ok()
     .flatten()
-    .unwrap_or(false)
+}
+
+/// Whether `schema.table` has a primary key or a unique index on exactly `columns`.
+pub fn is_unique(schema: &str, table: &str, columns: &[String]) -> bool {
+    unique_index_columns(schema, table, columns).is_some()
 }
 
 /// The cf_ table of `e` exists (the legacy side was checked when `e` was built).

@@ -5,6 +5,7 @@
 //! - `ids.rs`        CoreForge ids for integer and text legacy ids (the id mapping tables)
 //! - `mirror.rs`     the statement that applies a projection to a scope (used by backfill and triggers)
 //! - `backfill.rs`   cf_sync_users(), cf_sync_organizations(), cf_sync_memberships(), cf_sync_all()
+//! - `batched.rs`    CALL cf_backfill(): batched, resumable, with progress (sql/batched_backfill.sql)
 //! - `triggers.rs`   cf_enable_sync(), cf_disable_sync() and the trigger function
 //! - `validation.rs` cf_validation_report(), cf_missing(), cf_mismatches(), cf_extra()
 //! - `rejects.rs`    cf_rejects(): legacy rows that cannot become CoreForge rows, and why
@@ -19,6 +20,7 @@
 use pgrx::prelude::*;
 
 mod backfill;
+mod batched;
 mod catalog;
 mod config;
 mod errors;
@@ -42,6 +44,7 @@ mod tests;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/passwords.sql", name = "passwords");
+extension_sql_file!("../sql/batched_backfill.sql", name = "batched_backfill");
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

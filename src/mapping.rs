@@ -156,6 +156,9 @@ pub struct Entity {
     pub secret: Option<String>,
     /// A short human label of a legacy row, for listings (email, slug, role).
     pub label: String,
+    /// The legacy key's columns in the order of its unique index, with their SQL types: what a
+    /// keyset walk of the legacy table (the batched backfill) orders by.
+    pub keyset: Vec<(String, String)>,
 }
 
 impl Entity {
@@ -603,7 +606,12 @@ fn build_single(r: &Resolved, cf_schema: &str) -> Entity {
         unique: vec![unique],
         secret,
         label,
+        keyset: vec![(primary_id(r), r.id.as_ref().map(|i| i.2.clone()).unwrap_or_else(|| "uuid".into()))],
     }
+}
+
+fn primary_id(r: &Resolved) -> String {
+    r.id.as_ref().map(|i| i.0.clone()).expect("users and organizations have ids")
 }
 
 fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &str) -> Entity {
@@ -637,6 +645,11 @@ fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &st
             map: p.source.map.clone(),
         })
         .collect();
+    let refs =
+        [(user_ref.to_string(), pu.source.id_type.clone()), (org_ref.to_string(), po.source.id_type.clone())];
+    let names: Vec<String> = refs.iter().map(|(c, _)| c.clone()).collect();
+    let order = crate::catalog::unique_index_columns(&rm.schema, &rm.table, &names).unwrap_or(names);
+    let keyset = order.iter().filter_map(|c| refs.iter().find(|(r, _)| r == c).cloned()).collect();
     Entity {
         name: "memberships",
         cf_schema: cf_schema.to_string(),
@@ -650,6 +663,7 @@ fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &st
         unique: vec![],
         secret: None,
         label,
+        keyset,
     }
 }
 

@@ -34,6 +34,27 @@ pub enum Scope {
     /// The legacy rows rejected because another row held their email or slug: run by a trigger
     /// after a statement that may have let such a value go, so that they follow at once.
     Retry,
+    /// One batch of the batched backfill: the legacy rows whose key (in the order of its unique
+    /// index, [`Entity::keyset`]) is above `$1 text[]` (when `lower`) and at most `$2 text[]`.
+    Range { lower: bool },
+}
+
+/// `(m."tenant_id", m."user_id") > ($1[1]::uuid, $1[2]::uuid)`: a keyset bound over `alias`.
+pub fn keyset_bound(e: &Entity, alias: &str, op: &str, param: &str) -> String {
+    let cols: Vec<String> = e.keyset.iter().map(|(c, _)| format!("{alias}.{}", ident(c))).collect();
+    let vals: Vec<String> =
+        e.keyset.iter().enumerate().map(|(i, (_, t))| format!("{param}[{}]::{t}", i + 1)).collect();
+    format!("({}) {op} ({})", cols.join(", "), vals.join(", "))
+}
+
+/// The keyset filter of [`Scope::Range`] over `alias`.
+fn range_filter(e: &Entity, alias: &str, lower: bool) -> String {
+    let upper = keyset_bound(e, alias, "<=", "$2");
+    if lower {
+        format!("{} AND {upper}", keyset_bound(e, alias, ">", "$1"))
+    } else {
+        upper
+    }
 }
 
 /// What happens to a legacy row that cannot be mirrored (`coreforge_sync.on_error`).
@@ -74,6 +95,18 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
                 false,
             )
         }
+        Scope::Range { lower } => (
+            range_filter(e, alias, lower),
+            String::new(),
+            Some(format!(
+                "r.legacy_id IN (SELECT {} FROM {} x WHERE {})",
+                e.legacy_key_text("x"),
+                e.primary.table(),
+                range_filter(e, "x", lower)
+            )),
+            true,
+            false,
+        ),
         Scope::Statement { old, new, remove, clear, .. } => {
             let tables: Vec<&str> =
                 [(old, OLD_TABLE), (new, NEW_TABLE)].iter().filter(|(on, _)| *on).map(|(_, t)| *t).collect();
@@ -114,7 +147,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
     // (NO ACTION foreign keys); those of a row that came back to life, or came into CoreForge
     // (a rejected row, fixed), come back.
     let cascade = match scope {
-        Scope::All => false,
+        Scope::All | Scope::Range { .. } => false,
         Scope::CfIds | Scope::Retry => true,
         Scope::Statement { cascade, .. } => cascade,
     };
