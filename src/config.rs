@@ -608,16 +608,20 @@ pub fn settings(entity: &str) -> Settings {
 /// Resolves every entity's settings against the catalog; raises one error listing every problem.
 pub fn resolve_all() -> [Resolved; 3] {
     let mut problems = Vec::new();
-    let u = resolve("users", settings("users"), None, &mut problems);
-    let o = resolve("organizations", settings("organizations"), None, &mut problems);
-    let m = match (&u, &o) {
-        (Some(u), Some(o)) => resolve("memberships", settings("memberships"), Some((u, o)), &mut problems),
-        _ => None,
-    };
-    match (u, o, m) {
-        (Some(u), Some(o), Some(m)) if problems.is_empty() => [u, o, m],
+    match resolve_all_into(&mut problems) {
+        Some(r) if problems.is_empty() => r,
         _ => mismatch(&problems),
     }
+}
+
+fn resolve_all_into(problems: &mut Vec<String>) -> Option<[Resolved; 3]> {
+    let u = resolve("users", settings("users"), None, problems);
+    let o = resolve("organizations", settings("organizations"), None, problems);
+    let m = match (&u, &o) {
+        (Some(u), Some(o)) => resolve("memberships", settings("memberships"), Some((u, o)), problems),
+        _ => None,
+    };
+    Some([u?, o?, m?])
 }
 
 /// Resolves the settings of users or organizations alone (memberships need all three).
@@ -698,8 +702,19 @@ fn cf_configure(entity: Option<&str>, settings: Option<JsonB>) -> JsonB {
             crate::ids::ensure_mapping_table(entity, id_type);
         }
     }
-    // Sync on: the triggers move to the configured tables and carry the new generation.
+    // Sync on: the triggers move to the configured tables and carry the new generation. That needs
+    // the whole configuration to hold together (a membership's references and its parents' ids).
     if crate::triggers::any_sync_enabled() {
+        let mut problems = Vec::new();
+        resolve_all_into(&mut problems);
+        if !problems.is_empty() {
+            fail_with(
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                &format!("coreforge_sync: with sync on, this change would leave the configuration incomplete ({entity} was not changed)"),
+                Some(&problems.join("\n")),
+                Some("Switch sync off (SELECT cf_disable_sync();), configure every entity, then SELECT cf_enable_sync(); and backfill."),
+            );
+        }
         crate::triggers::drop_all_triggers();
         crate::triggers::install_all_triggers();
     }
