@@ -73,7 +73,7 @@ check_interrupted "pg_terminate_backend"
 check_resumed
 
 echo "-- immediate server stop mid-pass"
-q "TRUNCATE cf_users" >/dev/null
+q "TRUNCATE cf_memberships, cf_users" >/dev/null
 start_pass crash
 scripts/pg-cluster.sh stop "$PGHOST" immediate
 wait "$CALL_PID" || true
