@@ -1,7 +1,7 @@
 # Tooling entry points; the work is done by the scripts in scripts/.
 SHELL := /bin/bash
 
-.PHONY: deps install demo demo-stop test
+.PHONY: deps install demo demo-stop test bench
 
 deps:
 	scripts/ensure-deps.sh
@@ -17,3 +17,7 @@ demo-stop:
 
 test: install
 	scripts/test.sh
+
+# make bench (default size: 1M users, ~30 min) or make bench SIZE=quick (a smoke run)
+bench:
+	scripts/bench.sh $(SIZE)

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# make bench: coreforge_sync against its baselines, side by side in one run, on a throwaway cluster
+# (target/bench-cluster, port $BENCH_PORT, default 54331).
+#
+#   scripts/bench.sh            default size: 1M users, 100k organizations, 3M memberships (~30 min)
+#   scripts/bench.sh quick      20k users, 2k organizations, 60k memberships (a smoke run, ~2 min)
+#   BENCH_USERS=200000 BENCH_ORGS=20000 BENCH_REPS=5 scripts/bench.sh
+#
+# Every comparison runs at least 3 times (BENCH_REPS), alternating ours and the baseline; the table
+# shows medians and ratios. It is printed, written to target/bench/results.md, and, for the default
+# size, into docs/benchmarks.md between its bench:begin and bench:end markers.
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$REPO_ROOT"
+
+SIZE="${1:-default}"
+case "$SIZE" in
+    default) USERS="${BENCH_USERS:-1000000}"; ORGS="${BENCH_ORGS:-100000}" ;;
+    quick) USERS="${BENCH_USERS:-20000}"; ORGS="${BENCH_ORGS:-2000}" ;;
+    *) echo "usage: scripts/bench.sh [default|quick]" >&2; exit 2 ;;
+esac
+REPS="${BENCH_REPS:-3}"
+[ "$REPS" -ge 3 ] || { echo "BENCH_REPS must be at least 3" >&2; exit 2; }
+UPDATE_ROWS=$((USERS / 10))
+PGBENCH_SECONDS="${BENCH_PGBENCH_SECONDS:-10}"
+DIR="${BENCH_DIR:-target/bench-cluster}"
+PORT="${BENCH_PORT:-54331}"
+DB=coreforge_bench
+OUT=target/bench
+mkdir -p "$OUT"
+
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "dependencies, build, cluster"
+scripts/ensure-deps.sh
+scripts/install-extension.sh
+scripts/pg-cluster.sh start "$DIR" "$PORT"
+eval "$(scripts/pg-cluster.sh env "$DIR" "$PORT")"
+unset PGDATABASE PGOPTIONS PGSERVICE PGSERVICEFILE
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d "$DB")
+q() { "${PSQL[@]}" -At -c "$1"; }
+# each STATEMENT... in its own transaction (VACUUM cannot run in one with others)
+each() { local args=() st; for st in "$@"; do args+=(-c "$st"); done; "${PSQL[@]}" -At "${args[@]}" >/dev/null; }
+psql -X -q -d postgres -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '30min'" \
+    -c "SELECT pg_reload_conf()" >/dev/null
+
+# time_of CMD...: seconds taken by a command (its output is discarded).
+time_of() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >/dev/null
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}'
+}
+sql_time() { time_of "${PSQL[@]}" -c "$1"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+
+# peak_anon_kb CMD...: run a psql command under application_name cfbench_mem and report the peak
+# private (anonymous) memory of its backend, sampled every 50 ms from /proc (shared buffers are not
+# anonymous memory, so a bigger table read through them does not count).
+peak_anon_kb() {
+    PGAPPNAME=cfbench_mem "$@" >/dev/null &
+    local client=$! pid="" peak=0 kb
+    while kill -0 "$client" 2>/dev/null; do
+        [ -n "$pid" ] || pid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'cfbench_mem' LIMIT 1")
+        if [ -n "$pid" ] && kb=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null); then
+            [ -n "$kb" ] && [ "$kb" -gt "$peak" ] && peak=$kb
+        fi
+        sleep 0.05
+    done
+    wait "$client"
+    echo "$peak"
+}
+
+step "data: $USERS users, $ORGS organizations, $((USERS * 3)) memberships"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" -c "ALTER DATABASE $DB SET jit = off"
+"${PSQL[@]}" -f demo/legacy_schema.sql >/dev/null
+gen=$(time_of "${PSQL[@]}" -v users="$USERS" -v orgs="$ORGS" -f bench/generate.sql)
+echo "generated in ${gen}s"
+"${PSQL[@]}" >/dev/null <<'SQL'
+CREATE EXTENSION coreforge_sync;
+SELECT cf_create_tables();
+CREATE TABLE hand_users (LIKE cf_users INCLUDING ALL);
+CREATE TABLE guide_users (LIKE cf_users INCLUDING ALL);
+SELECT cf_enable_sync();
+SQL
+"${PSQL[@]}" -f bench/plpgsql_trigger.sql >/dev/null
+reset_cf_users() { each "TRUNCATE cf_memberships, cf_users" "SELECT cf_backfill_reset('users')" "CHECKPOINT"; }
+
+declare -a R1_OURS R1_HAND R2_GUIDE R3_OURS R3_HAND R4_NONE R4_OURS R4_PLPG R5_NONE R5_OURS R6_OURS R6_GUIDE M1 M4
+
+step "1, 2, 7: backfill of users into an empty cf_users (ours, hand-written upsert, the guide's loop)"
+for i in $(seq 1 "$REPS"); do
+    reset_cf_users
+    t0=$(date +%s.%N)
+    M1+=("$(peak_anon_kb "${PSQL[@]}" -c "CALL cf_backfill('users')")")
+    R1_OURS+=("$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.3f", b - a}')")
+    each "TRUNCATE hand_users" "CHECKPOINT"
+    R1_HAND+=("$(time_of "${PSQL[@]}" -f bench/hand_upsert.sql)")
+    each "TRUNCATE guide_users" "CHECKPOINT"
+    R2_GUIDE+=("$(time_of "${PSQL[@]}" -f bench/guide_sync_users.sql)")
+    echo "  rep $i: cf_backfill ${R1_OURS[-1]}s (peak ${M1[-1]} kB), hand ${R1_HAND[-1]}s, guide loop ${R2_GUIDE[-1]}s"
+done
+
+step "3: re-sync of unchanged users (cf_sync_users() against the unconditional upsert)"
+for i in $(seq 1 "$REPS"); do
+    q "CHECKPOINT" >/dev/null
+    R3_OURS+=("$(sql_time "SELECT cf_sync_users()")")
+    q "CHECKPOINT" >/dev/null
+    R3_HAND+=("$(time_of "${PSQL[@]}" -f bench/hand_upsert.sql)")
+    echo "  rep $i: cf_sync_users ${R3_OURS[-1]}s, unconditional upsert ${R3_HAND[-1]}s"
+done
+
+step "4: one UPDATE of $UPDATE_ROWS legacy users (no trigger, sync on, a PL/pgSQL row trigger)"
+upd="UPDATE users SET name = name || '.' WHERE id IN (SELECT id FROM users ORDER BY id LIMIT $UPDATE_ROWS)"
+for i in $(seq 1 "$REPS"); do
+    each "SELECT cf_disable_sync()" "VACUUM users, cf_users" "CHECKPOINT"
+    R4_NONE+=("$(sql_time "$upd")")
+    each "SELECT cf_enable_sync()" "SELECT cf_sync_users()" "VACUUM users, cf_users" "CHECKPOINT"
+    R4_OURS+=("$(sql_time "$upd")")
+    each "SELECT cf_disable_sync()" "SELECT cf_sync_users()" \
+        "CREATE TRIGGER bench_plpgsql AFTER INSERT OR UPDATE ON users FOR EACH ROW EXECUTE FUNCTION bench_plpgsql_sync()" \
+        "VACUUM users, cf_users" "CHECKPOINT"
+    R4_PLPG+=("$(sql_time "$upd")")
+    each "DROP TRIGGER bench_plpgsql ON users"
+    echo "  rep $i: no trigger ${R4_NONE[-1]}s, sync on ${R4_OURS[-1]}s, PL/pgSQL ${R4_PLPG[-1]}s"
+done
+each "SELECT cf_enable_sync()" "SELECT cf_sync_users()"
+
+step "5: single-row UPDATEs, 2 clients, ${PGBENCH_SECONDS}s each (no trigger, sync on)"
+tps() {
+    pgbench -n -c 2 -j 2 -T "$PGBENCH_SECONDS" -D users="$USERS" -f bench/single_row_update.pgbench "$DB" 2>&1 |
+        sed -n 's/^tps = \([0-9]*\).* .*/\1/p'
+}
+for i in $(seq 1 "$REPS"); do
+    each "SELECT cf_disable_sync()" "VACUUM users, cf_users" "CHECKPOINT"
+    R5_NONE+=("$(tps)")
+    each "SELECT cf_enable_sync()" "SELECT cf_sync_users()" "VACUUM users, cf_users" "CHECKPOINT"
+    R5_OURS+=("$(tps)")
+    echo "  rep $i: no trigger ${R5_NONE[-1]} tps, sync on ${R5_OURS[-1]} tps"
+done
+
+step "6: cf_validation_report() on the full data against the guide's validation queries"
+t=$(sql_time "SELECT * FROM cf_sync_all()")
+echo "  all three entities backfilled (cf_sync_all) in ${t}s"
+for i in $(seq 1 "$REPS"); do
+    R6_OURS+=("$(sql_time "SELECT * FROM cf_validation_report()")")
+    R6_GUIDE+=("$(time_of "${PSQL[@]}" -f bench/guide_validation.sql)")
+    echo "  rep $i: cf_validation_report ${R6_OURS[-1]}s, the guide's queries ${R6_GUIDE[-1]}s"
+done
+
+step "7: peak backend memory of cf_backfill at 4x the users"
+each "SELECT cf_disable_sync()"
+"${PSQL[@]}" -v first=$((USERS + 1)) -v last=$((USERS * 4)) >/dev/null <<'SQL'
+INSERT INTO users (id, email, name, password_hash, created_at)
+SELECT md5('u' || i)::uuid, 'user' || i || '@example.com', 'User ' || i,
+       '$argon2id$v=19$m=65536,t=3,p=2$' || md5('s' || i) || '$' || md5('h' || i),
+       '2020-01-01'::timestamptz + i * interval '1 minute'
+FROM generate_series(:first, :last) i;
+VACUUM ANALYZE users;
+SQL
+each "SELECT cf_enable_sync()"
+for i in $(seq 1 "$REPS"); do
+    reset_cf_users
+    M4+=("$(peak_anon_kb "${PSQL[@]}" -c "CALL cf_backfill('users')")")
+    echo "  rep $i: peak ${M4[-1]} kB at $((USERS * 4)) users"
+done
+
+# ---- the report ---------------------------------------------------------------------------------
+m() { median "$@"; }
+r1o=$(m "${R1_OURS[@]}"); r1h=$(m "${R1_HAND[@]}"); r2g=$(m "${R2_GUIDE[@]}")
+r3o=$(m "${R3_OURS[@]}"); r3h=$(m "${R3_HAND[@]}")
+r4n=$(m "${R4_NONE[@]}"); r4o=$(m "${R4_OURS[@]}"); r4p=$(m "${R4_PLPG[@]}")
+r5n=$(m "${R5_NONE[@]}"); r5o=$(m "${R5_OURS[@]}")
+r6o=$(m "${R6_OURS[@]}"); r6g=$(m "${R6_GUIDE[@]}")
+m1=$(m "${M1[@]}"); m4=$(m "${M4[@]}")
+# verdict "X op Y": met or missed (awk does the comparison).
+verdict() { if awk "BEGIN {exit !($1)}"; then echo met; else echo "**missed**"; fi; }
+c1=$(ratio "$r1o" "$r1h"); c2=$(ratio "$r2g" "$r1o"); c3=$(ratio "$r3o" "$r3h")
+c4n=$(ratio "$r4o" "$r4n"); c4p=$(ratio "$r4o" "$r4p"); c5=$(ratio "$r5o" "$r5n"); c6=$(ratio "$r6o" "$r6g")
+c7=$(ratio "$m4" "$m1")
+report="$OUT/results.md"
+{
+    echo "Size: $USERS users ($((USERS * 4)) for #7), $ORGS organizations, $((USERS * 3)) memberships; $REPS repetitions, medians."
+    echo
+    echo "| # | what | coreforge_sync | baseline | ratio | target | |"
+    echo "|---|---|---|---|---|---|---|"
+    echo "| 1 | \`CALL cf_backfill('users')\` into an empty cf_users | ${r1o} s | hand-written \`INSERT ... SELECT ... ON CONFLICT DO UPDATE\`: ${r1h} s | ${c1}x | ≤ 1.25x | $(verdict "$c1 <= 1.25") |"
+    echo "| 2 | same | ${r1o} s | the guide's loop, one prepared upsert per row: ${r2g} s | ${c2}x faster | ≥ 5x faster | $(verdict "$c2 >= 5") |"
+    echo "| 3 | \`cf_sync_users()\` over unchanged data | ${r3o} s | the unconditional upsert: ${r3h} s | ${c3}x | ≤ 0.3x | $(verdict "$c3 <= 0.3") |"
+    echo "| 4 | one \`UPDATE\` of $UPDATE_ROWS users, sync on | ${r4o} s | no trigger: ${r4n} s | ${c4n}x | ≤ 2.0x | $(verdict "$c4n <= 2.0") |"
+    echo "| 4 | same | ${r4o} s | a PL/pgSQL row trigger: ${r4p} s | ${c4p}x | < 1.0x | $(verdict "$c4p < 1.0") |"
+    echo "| 5 | single-row UPDATEs, 2 clients | ${r5o} tps | no trigger: ${r5n} tps | ${c5}x | ≥ 0.8x | $(verdict "$c5 >= 0.8") |"
+    echo "| 6 | \`cf_validation_report()\` | ${r6o} s | the guide's validation queries: ${r6g} s | ${c6}x | ≤ 1.0x | $(verdict "$c6 <= 1.0") |"
+    echo "| 7 | peak private memory of the \`cf_backfill\` backend | ${m4} kB at $((USERS * 4)) users | ${m1} kB at $USERS users | ${c7}x | within 20% | $(verdict "$c7 <= 1.2 && $c7 >= 0.8") |"
+    echo
+    echo "Runs: 1 ours ${R1_OURS[*]}; hand ${R1_HAND[*]}; 2 guide ${R2_GUIDE[*]}; 3 ours ${R3_OURS[*]}; upsert ${R3_HAND[*]};"
+    echo "4 none ${R4_NONE[*]}; ours ${R4_OURS[*]}; PL/pgSQL ${R4_PLPG[*]}; 5 none ${R5_NONE[*]}; ours ${R5_OURS[*]};"
+    echo "6 ours ${R6_OURS[*]}; guide ${R6_GUIDE[*]}; 7 at $USERS ${M1[*]} kB; at $((USERS * 4)) ${M4[*]} kB."
+} >"$report"
+step "results"
+cat "$report"
+
+machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); $(psql -X -At -d postgres -c 'SELECT version()' | cut -d, -f1)"
+if [ "$SIZE" = default ] && [ -z "${BENCH_USERS:-}" ] && [ -f docs/benchmarks.md ]; then
+    {
+        sed '/<!-- bench:begin -->/q' docs/benchmarks.md
+        echo "Measured $(date -u +%Y-%m-%d) by \`make bench\` (\`scripts/bench.sh\`) on $machine."
+        echo
+        cat "$report"
+        sed -n '/<!-- bench:end -->/,$p' docs/benchmarks.md
+    } >"$OUT/benchmarks.md"
+    mv "$OUT/benchmarks.md" docs/benchmarks.md
+    echo "docs/benchmarks.md updated"
+fi
+scripts/pg-cluster.sh stop "$DIR"
