@@ -108,8 +108,13 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
             false,
         ),
         Scope::Statement { old, new, remove, clear, .. } => {
-            let tables: Vec<&str> =
-                [(old, OLD_TABLE), (new, NEW_TABLE)].iter().filter(|(on, _)| *on).map(|(_, t)| *t).collect();
+            // Without removals, every old key is among the live new ones: the new rows suffice.
+            let old_keys = old && !(new && !remove);
+            let tables: Vec<&str> = [(old_keys, OLD_TABLE), (new, NEW_TABLE)]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, t)| *t)
+                .collect();
             let selects: Vec<String> =
                 tables.iter().map(|t| format!("SELECT {legacy_keys} FROM {t}")).collect();
             ctes.push(format!("touched AS ({})", selects.join(" UNION ALL ")));
@@ -259,19 +264,19 @@ fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
 }
 
 /// Legacy ids whose presence in CoreForge the statement may change, so that their dependents
-/// (memberships) must follow: liveness changed, or live and not in CoreForge (a new row, or a
-/// rejected row the statement fixed).
+/// (memberships) must follow: liveness changed, or (updates) a rejected row that the statement may
+/// have fixed.
 fn presence_changed(e: &Entity, old: bool, new: bool) -> String {
     let mut parts = vec![live_changed(e, old, new)];
-    if new {
+    if old && new {
         let k = &e.key[0];
         parts.push(format!(
-            "SELECT x.{id} AS id FROM {NEW_TABLE} x WHERE {live} AND NOT EXISTS \
-             (SELECT 1 FROM {cf} c WHERE c.id = {cf_id})",
+            "SELECT x.{id} AS id FROM {NEW_TABLE} x WHERE {live} AND EXISTS \
+             (SELECT 1 FROM coreforge_sync.rejects r WHERE r.entity = {name} AND r.legacy_id = {key})",
             id = ident(&k.legacy),
             live = e.primary.live("x"),
-            cf = e.cf_table(),
-            cf_id = k.cf_of(&format!("x.{}", ident(&k.legacy))),
+            name = literal(e.name),
+            key = e.legacy_key_text("x"),
         ));
     }
     parts.join(" UNION ")
@@ -409,9 +414,11 @@ pub fn probe(e: &Entity, old: bool, new: bool, lock_values: bool) -> String {
             values.join(" UNION ALL ")
         )
     };
+    // (`OFFSET 0` keeps `remove` computed once, though two columns read it.)
     format!(
-        "SELECT {remove} AS remove, ({remove}) OR {changed} AS cascade, {} AS parents_backfilled, {retry} AS retry, \
-         EXISTS (SELECT 1 FROM coreforge_sync.rejects) AS clear, {locked} AS values_locked",
+        "SELECT p.remove, p.remove OR {changed} AS cascade, {} AS parents_backfilled, {retry} AS retry, \
+         EXISTS (SELECT 1 FROM coreforge_sync.rejects) AS clear, {locked} AS values_locked \
+         FROM (SELECT {remove} AS remove OFFSET 0) p",
         settled.join(" AND ")
     )
 }
