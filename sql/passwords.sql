@@ -8,14 +8,17 @@ CREATE FUNCTION coreforge_sync.password_format(hash text) RETURNS text
 RETURN CASE
     WHEN hash IS NULL OR hash OPERATOR(pg_catalog.=) '' THEN 'empty'
     WHEN hash OPERATOR(pg_catalog.^@) '$argon2id$' THEN 'argon2id'
+    -- cheap tests first, the pattern only for the candidates
+    WHEN hash OPERATOR(pg_catalog.^@) '$2' AND pg_catalog.length(hash) IN (59, 60)
+     AND hash OPERATOR(pg_catalog.~) '^\$2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}$' THEN 'bcrypt'
     WHEN hash OPERATOR(pg_catalog.^@) '$argon2i$' THEN 'argon2i'
     WHEN hash OPERATOR(pg_catalog.^@) '$argon2d$' THEN 'argon2d'
-    WHEN hash OPERATOR(pg_catalog.~) '^\$2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}$' THEN 'bcrypt'
     WHEN hash OPERATOR(pg_catalog.^@) '$scrypt$' OR hash OPERATOR(pg_catalog.^@) '$7$'
       OR hash OPERATOR(pg_catalog.^@) 'scrypt$' THEN 'scrypt'
-    WHEN hash OPERATOR(pg_catalog.~) '^(pbkdf2_sha(1|256|512)\$[0-9]+\$|\$pbkdf2(-sha(1|256|512))?\$)' THEN 'pbkdf2'
-    WHEN hash OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{32}$' THEN 'md5'
-    WHEN hash OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{40}$' THEN 'sha1'
-    WHEN hash OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{64}$' THEN 'sha256'
+    WHEN (hash OPERATOR(pg_catalog.^@) 'pbkdf2_' OR hash OPERATOR(pg_catalog.^@) '$pbkdf2')
+     AND hash OPERATOR(pg_catalog.~) '^(pbkdf2_sha(1|256|512)\$[0-9]+\$|\$pbkdf2(-sha(1|256|512))?\$)' THEN 'pbkdf2'
+    WHEN pg_catalog.length(hash) OPERATOR(pg_catalog.=) 32 AND hash OPERATOR(pg_catalog.~) '^[0-9a-fA-F]+$' THEN 'md5'
+    WHEN pg_catalog.length(hash) OPERATOR(pg_catalog.=) 40 AND hash OPERATOR(pg_catalog.~) '^[0-9a-fA-F]+$' THEN 'sha1'
+    WHEN pg_catalog.length(hash) OPERATOR(pg_catalog.=) 64 AND hash OPERATOR(pg_catalog.~) '^[0-9a-fA-F]+$' THEN 'sha256'
     ELSE 'unknown'
 END;

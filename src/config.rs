@@ -64,7 +64,7 @@ const USER_COLUMNS: &[CfColumn] = &[
     col("email", Required, Some(254)),
     col("name", Required, Some(255)),
     col("avatar_url", Optional, Some(2048)),
-    col("password_hash", Password, Some(1024)),
+    col("password_hash", Password, None),
     col("created_at", Timestamp, None),
     col("is_platform_admin", Bool(false), None),
     col("active", Bool(true), None),

@@ -33,9 +33,10 @@ fn parents_present(e: &Entity) -> String {
 
 /// The projection of every live legacy row, with `reject`: why it cannot become a CoreForge row
 /// (its recorded reject, or a problem of the row itself, which a sync would record), or NULL.
+/// (`OFFSET 0` computes each projected row once, however many expressions read it.)
 fn projection_with_rejects(e: &Entity) -> String {
     format!(
-        "SELECT p.*, COALESCE(r.message, {}) AS reject FROM ({}) p \
+        "SELECT p.*, COALESCE(r.message, {}) AS reject FROM ({} OFFSET 0) p \
          LEFT JOIN coreforge_sync.rejects r ON r.entity = {} AND r.legacy_id = p.legacy_key",
         crate::mapping::problem_message("p.problem"),
         e.projection("true"),
