@@ -27,7 +27,7 @@ pub fn execute(sql: &str, args: &[DatumWithOid]) -> Counts {
 ///
 /// Legacy rows without a CoreForge id get one first (mapped ids, see `ids.rs`).
 pub fn reconcile(e: &Entity, on_error: OnError) -> Counts {
-    if let Some(assign) = crate::ids::assign_statement(&e.primary, &e.primary.table()) {
+    if let Some(assign) = crate::ids::assign_statement(&e.primary, &e.primary.table(), false) {
         Spi::run(&assign).unwrap_or_else(|err| panic!("{err}"));
     }
     let mut counts = remove_stale(e, None);
@@ -48,9 +48,12 @@ pub fn remove_stale(e: &Entity, range: Option<(Option<&str>, &str)>) -> Counts {
             format!("{lower} AND c.id <= {}::uuid", literal(upper))
         }
     };
+    // A range (a batch) looks each cf_ row's legacy row up (`OFFSET 0` keeps the planner from
+    // hashing the whole legacy table for every batch).
+    let fence = if range.is_some() { " OFFSET 0" } else { "" };
     let stale_sql = format!(
         "SELECT pg_catalog.array_agg(s.id) FROM (SELECT c.id FROM {cf} c WHERE NOT EXISTS \
-         (SELECT 1 FROM {from} WHERE {live} AND {join}){within} FOR UPDATE OF c) s",
+         (SELECT 1 FROM {from} WHERE {live} AND {join}{fence}){within} FOR UPDATE OF c) s",
         cf = e.cf_table(),
         from = e.from(false),
         live = e.live(),

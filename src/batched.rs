@@ -318,6 +318,7 @@ fn copy_batch(e: &Entity, pass: &Pass) -> (bool, i64) {
     if let Some(assign) = crate::ids::assign_statement(
         &e.primary,
         &format!("(SELECT * FROM {} r WHERE {})", e.primary.table(), range("r")),
+        true,
     ) {
         Spi::connect_mut(|client| client.update(assign.as_str(), None, &args()).map(|_| ()))
             .unwrap_or_else(|err| panic!("{err}"));
@@ -378,23 +379,25 @@ fn finish(e: &Entity, pass: &Pass) {
     )
     .unwrap_or_else(|err| panic!("{err}"));
     state::record_run(e.name, pass.started, pass.counts);
-    if triggers::sync_enabled(e) {
-        state::mark_backfilled(e.name);
-    }
+    state::mark_backfilled(e.name);
 }
 
 /// `users: 120000 of ~1000000 rows (12.0%), 24000 rows/s, ETA 37 s` (or the end of a pass).
 fn progress_line(name: &str) -> String {
     Spi::get_one_with_args::<String>(
-        "SELECT CASE WHEN p.state = 'done' THEN \
+        "SELECT CASE WHEN s.phase = 'done' THEN \
                   pg_catalog.format('coreforge_sync: %s: pass %s done: %s rows in %s batches; %s inserted, %s updated, %s deleted, %s rejected', \
-                    p.entity, p.pass, p.rows_done, p.batches, p.inserted, p.updated, p.deleted, p.rejected) \
+                    s.entity, s.pass, s.rows_done, s.batches, s.inserted, s.updated, s.deleted, s.rejected) \
                 ELSE pg_catalog.format('coreforge_sync: %s: %s of ~%s rows (%s%%), %s rows/s, ETA %s s (%s phase)', \
-                    p.entity, p.rows_done, p.estimated_total, p.percent_done, p.rows_per_second, \
-                    CASE WHEN p.rows_per_second > 0 \
-                         THEN GREATEST(0, pg_catalog.round((p.estimated_total - p.rows_done) / p.rows_per_second)) \
-                    END, p.phase) END \
-           FROM public.cf_backfill_progress p WHERE p.entity = $1",
+                    s.entity, s.rows_done, s.estimated_total, \
+                    pg_catalog.round(100.0 * s.rows_done / GREATEST(s.estimated_total, s.rows_done, 1), 1), \
+                    pg_catalog.round(r.rate), \
+                    CASE WHEN r.rate > 0 THEN GREATEST(0, pg_catalog.round((s.estimated_total - s.rows_done) / r.rate)) END, \
+                    s.phase) END \
+           FROM coreforge_sync.backfill_state s \
+          CROSS JOIN LATERAL (SELECT (s.rows_done / GREATEST(0.001, extract(epoch FROM \
+                 COALESCE(s.last_batch_at, s.started_at) - s.started_at)))::numeric AS rate) r \
+          WHERE s.entity = $1",
         &[name.into()],
     )
     .ok()

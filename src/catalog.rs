@@ -12,6 +12,7 @@ pub struct ColumnInfo {
     pub type_name: String,
     pub type_display: String,
     pub category: String,
+    pub not_null: bool,
 }
 
 /// The columns of `schema.table`, or None when there is no such table.
@@ -20,7 +21,7 @@ pub fn table_columns(schema: &str, table: &str) -> Option<Vec<ColumnInfo>> {
         let rows = client
             .select(
                 "SELECT a.attname::text, t.typname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
-                        t.typcategory::text \
+                        t.typcategory::text, a.attnotnull \
                  FROM pg_catalog.pg_class r \
                  JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
                  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped \
@@ -40,6 +41,7 @@ pub fn table_columns(schema: &str, table: &str) -> Option<Vec<ColumnInfo>> {
                     type_name: r.get::<String>(2).ok().flatten()?,
                     type_display: r.get::<String>(3).ok().flatten()?,
                     category: r.get::<String>(4).ok().flatten()?,
+                    not_null: r.get::<bool>(5).ok().flatten()?,
                 })
             })
             .collect(),

@@ -373,6 +373,12 @@ pub fn resolve(
                     ids.column
                 ));
             }
+            if !c.not_null {
+                problems.push(format!(
+                    "\"id\": column {} of {shown} allows NULL: a row without an id could not be migrated (make it NOT NULL)",
+                    ids.column
+                ));
+            }
             let strategy = match (ids.strategy.as_deref(), t.as_str()) {
                 (None | Some("keep"), "uuid") => Some(IdStrategy::Keep),
                 (None | Some("keep"), _) => {
@@ -541,6 +547,11 @@ pub fn resolve(
             match column(col, &format!("\"{key}\""), problems) {
                 None => found = false,
                 Some(c) => {
+                    if !c.not_null {
+                        problems.push(format!(
+                            "\"{key}\": column {col} of {shown} allows NULL: a membership without it could not be migrated (make it NOT NULL)"
+                        ));
+                    }
                     if let Some(r) = refs.map(|(u, o)| if parent == 0 { u } else { o }) {
                         if let Some((_, _, t)) = &r.id {
                             if sql_type(&c.type_name) != t.as_str() {

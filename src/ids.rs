@@ -60,14 +60,17 @@ fn new_id(strategy: &IdStrategy, old: &str) -> String {
 }
 
 /// `INSERT INTO <mapping> ...`: assigns ids to the rows of `from` (the legacy table, or a
-/// trigger's transition table) that have none. None when the source keeps its uuids.
-pub fn assign_statement(src: &Source, from: &str) -> Option<String> {
+/// trigger's transition table, or a batch) that have none. None when the source keeps its uuids.
+/// `probe`: look each id up in the mapping (a batch, whose cost must not grow with the table)
+/// rather than letting the planner hash the whole mapping.
+pub fn assign_statement(src: &Source, from: &str, probe: bool) -> Option<String> {
     let (Some(map), Some(id)) = (&src.map, &src.id) else { return None };
     let old = format!("s.{}", ident(id));
     Some(format!(
         "INSERT INTO {map} (old_id, new_id) SELECT {old}, {new} FROM {from} s \
-         WHERE {old} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {map} mp WHERE mp.old_id = {old}) \
+         WHERE {old} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {map} mp WHERE mp.old_id = {old}{fence}) \
          ON CONFLICT DO NOTHING",
         new = new_id(&src.strategy, &old),
+        fence = if probe { " OFFSET 0" } else { "" },
     ))
 }

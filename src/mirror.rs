@@ -145,6 +145,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
         prelocked: trigger,
         on_error,
         fresh: None,
+        probe_cf: matches!(scope, Scope::Range { .. }),
     };
     apply(&mut ctes, e, own);
 
@@ -200,6 +201,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
                 prelocked: trigger,
                 on_error,
                 fresh,
+                probe_cf: false,
             };
             apply(&mut ctes, d, part);
         }
@@ -456,13 +458,27 @@ struct Part<'a> {
     on_error: OnError,
     /// cf_ ids of parents inserted by this same statement (not visible to its snapshot).
     fresh: Option<&'a str>,
+    /// Look each legacy row's cf_ row up by its key (an index probe per row) rather than letting
+    /// the planner hash the whole cf_ table: a batch of the batched backfill, whose cost must not
+    /// grow with the table.
+    probe_cf: bool,
 }
 
 /// Appends the CTEs `{p}_gone` (when `remove`), `{p}_locked`, `{p}_src`, `{p}_rej`, `{p}_clear`
 /// and `{p}_up` (when `copy`) that mirror entity `e` for the rows of `part`.
 fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
-    let Part { prefix: p, legacy_filter, cf_filter, clear_filter, copy, remove, prelocked, on_error, fresh } =
-        part;
+    let Part {
+        prefix: p,
+        legacy_filter,
+        cf_filter,
+        clear_filter,
+        copy,
+        remove,
+        prelocked,
+        on_error,
+        fresh,
+        probe_cf,
+    } = part;
     // The backfill locks the live rows it copies, in the copying statement: READ COMMITTED then
     // re-reads the newest version of a row it had to wait for. (A row made live by a concurrent
     // writer is that writer's trigger's to mirror.) A trigger's rows are locked beforehand.
@@ -489,14 +505,21 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
     exprs.extend(e.unique.iter().map(|u| format!("c.{} AS cf_{u}", ident(u))));
     ctes.push(format!(
         "{p}_locked AS MATERIALIZED (SELECT {exprs}, {problem} AS problem \
-         FROM {from} LEFT JOIN {cf} c ON {join} \
+         FROM {from} {cf_join} \
          WHERE {legacy_filter} AND {live} AND (c.{k0} IS NULL OR {cf_row} IS DISTINCT FROM {legacy_row}) \
          AND {guard}{lock})",
         exprs = exprs.join(", "),
         live = e.live(),
         problem = e.problem(fresh),
         from = e.from(false),
-        join = e.key_join("c"),
+        cf_join = if probe_cf {
+            format!(
+                "LEFT JOIN LATERAL (SELECT c0.* FROM {cf} c0 WHERE {} OFFSET 0) c ON true",
+                e.key_join("c0")
+            )
+        } else {
+            format!("LEFT JOIN {cf} c ON {}", e.key_join("c"))
+        },
         k0 = ident(e.key[0].cf),
         cf_row = e.cf_row("c"),
         legacy_row = e.legacy_row(),

@@ -337,7 +337,7 @@ fn mirror_trigger<'a>(
         // for other writers); then the mirror statement, whose fresh snapshot sees the newest
         // versions of the rows now locked.
         if new {
-            if let Some(assign) = crate::ids::assign_statement(&e.primary, NEW_TABLE) {
+            if let Some(assign) = crate::ids::assign_statement(&e.primary, NEW_TABLE, false) {
                 run(client, Plan::Assign, &|| assign.clone());
             }
         }

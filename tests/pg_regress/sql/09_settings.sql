@@ -35,6 +35,10 @@ SELECT cf_configure('users', '{"table": "crm.accounts", "id": {"column": "accoun
   "soft_delete": null, "columns": {"email": "email_address", "name": "full_name"}}');
 SELECT cf_configure('users', '{"table": "crm.accounts", "id": {"column": "account_id", "strategy": "sequential", "type": "bigint"},
   "soft_delete": null, "columns": {"email": "email_address", "name": "full_name"}}');
+-- An id a row may lack: unique, but nullable.
+CREATE TABLE crm.loose_accounts (id integer UNIQUE, email text, name text);
+SELECT cf_configure('users', '{"table": "crm.loose_accounts", "id": {"column": "id", "strategy": "random"},
+  "soft_delete": null, "columns": {"email": "email", "name": "name"}}');
 -- Incompatible types: a boolean soft delete that is not boolean, a name that is a timestamp.
 SELECT cf_configure('users', '{"table": "crm.accounts", "id": {"column": "account_id", "strategy": "random"},
   "soft_delete": {"column": "signup_at", "kind": "boolean"},
