@@ -42,8 +42,12 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d "$DB")
 q() { "${PSQL[@]}" -At -c "$1"; }
 # each STATEMENT... in its own transaction (VACUUM cannot run in one with others)
 each() { local args=() st; for st in "$@"; do args+=(-c "$st"); done; "${PSQL[@]}" -At "${args[@]}" >/dev/null; }
-psql -X -q -d postgres -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '30min'" \
-    -c "SELECT pg_reload_conf()" >/dev/null
+# As a production server would be set: shared_buffers large enough for the working set (a keyset
+# walk over a uuid key visits the heap in random order), and room for the WAL of big statements.
+psql -X -q -d postgres -c "ALTER SYSTEM SET shared_buffers = '${BENCH_SHARED_BUFFERS:-4GB}'" \
+    -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '30min'" >/dev/null
+scripts/pg-cluster.sh stop "$DIR"
+scripts/pg-cluster.sh start "$DIR" "$PORT"
 
 # time_of CMD...: seconds taken by a command (its output is discarded).
 time_of() {

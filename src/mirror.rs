@@ -109,7 +109,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
         ),
         Scope::Statement { old, new, remove, clear, .. } => {
             // Without removals, every old key is among the live new ones: the new rows suffice.
-            let old_keys = old && !(new && !remove);
+            let old_keys = old && (remove || !new);
             let tables: Vec<&str> = [(old_keys, OLD_TABLE), (new, NEW_TABLE)]
                 .iter()
                 .filter(|(on, _)| *on)
