@@ -533,10 +533,13 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
     let mut problem = "y.problem".to_string();
     for u in &e.unique {
         let col = ident(u);
+        // The shared values first, on their own: whatever the planner believes of the row counts,
+        // the grouping is computed once, not once per row.
         ctes.push(format!(
-            "{p}_dup_{u} AS MATERIALIZED (SELECT y.* FROM {p}_locked y WHERE y.problem IS NULL \
-             AND y.{col} IN (SELECT x.{col} FROM {p}_locked x WHERE x.problem IS NULL \
-                             AND x.cf_{u} IS DISTINCT FROM x.{col} GROUP BY 1 HAVING pg_catalog.count(*) > 1))"
+            "{p}_shared_{u} AS MATERIALIZED (SELECT x.{col} AS v FROM {p}_locked x WHERE x.problem IS NULL \
+             AND x.cf_{u} IS DISTINCT FROM x.{col} GROUP BY 1 HAVING pg_catalog.count(*) > 1), \
+             {p}_dup_{u} AS MATERIALIZED (SELECT y.* FROM {p}_locked y WHERE y.problem IS NULL \
+             AND y.{col} IN (SELECT s.v FROM {p}_shared_{u} s))"
         ));
         let created = e.columns.iter().any(|c| c.cf == "created_at");
         let (older, mine) =
