@@ -281,11 +281,11 @@ impl Entity {
 
     /// `CASE WHEN <cond> THEN '<code>:' || <message> ... END`: NULL when the row can be mirrored,
     /// as far as the row itself tells (unique columns are checked against other rows by the mirror
-    /// statement). Read it with [`problem_code`] and [`problem_message`]. `fresh`: a query of cf_
-    /// ids inserted by the same statement (parents that count as present).
-    pub fn problem(&self, fresh: Option<&str>) -> String {
-        let parents = self.parent_problems(fresh);
-        let all: Vec<&Problem> = parents.iter().chain(&self.problems).collect();
+    /// statement). Read it with [`problem_code`] and [`problem_message`]. `parents`: how a
+    /// membership's parents are found in CoreForge.
+    pub fn problem(&self, parents: ParentCheck) -> String {
+        let parent_problems = self.parent_problems(parents);
+        let all: Vec<&Problem> = parent_problems.iter().chain(&self.problems).collect();
         if all.is_empty() {
             return "NULL::text".into();
         }
@@ -298,11 +298,12 @@ impl Entity {
 
     /// A membership needs its user and its organization in CoreForge: when one was rejected, the
     /// membership is rejected too (and comes back with it, see mirror.rs).
-    fn parent_problems(&self, fresh: Option<&str>) -> Vec<Problem> {
+    fn parent_problems(&self, check: ParentCheck) -> Vec<Problem> {
         self.parents
             .iter()
-            .map(|p| Problem {
-                cond: format!("NOT {}", self.parent_present(p, fresh)),
+            .enumerate()
+            .map(|(i, p)| Problem {
+                cond: format!("NOT {}", self.parent_present(i, check)),
                 code: "parent_rejected",
                 message: format!(
                     "{} || {}.{}::text || {}",
@@ -315,13 +316,15 @@ impl Entity {
             .collect()
     }
 
-    /// `(EXISTS (the parent's cf_ row) [OR its id IN fresh])`.
-    pub fn parent_present(&self, p: &Parent, fresh: Option<&str>) -> String {
+    /// Whether parent `i`'s cf_ row exists, as `check` finds it.
+    pub fn parent_present(&self, i: usize, check: ParentCheck) -> String {
+        let p = &self.parents[i];
         let exists =
             format!("EXISTS (SELECT 1 FROM {} px WHERE px.id = {})", self.cf_table_of(p.cf_table), p.cf_id);
-        match fresh {
-            Some(q) => format!("({exists} OR {} IN ({q}))", p.cf_id),
-            None => format!("({exists})"),
+        match check {
+            ParentCheck::Lookup => format!("({exists})"),
+            ParentCheck::LookupOrFresh(q) => format!("({exists} OR {} IN ({q}))", p.cf_id),
+            ParentCheck::Joined => format!("(cfp{i}.id IS NOT NULL)"),
         }
     }
 
@@ -345,10 +348,25 @@ impl Entity {
         cols.extend(
             self.columns.iter().chain(&self.insert_only).map(|c| format!("{} AS {}", c.expr, ident(c.cf))),
         );
-        cols.push(format!("{} AS problem", self.problem(None)));
+        cols.push(format!("{} AS problem", self.problem(ParentCheck::Joined)));
         cols.push(format!("{} AS label", self.label));
         cols.push(format!("{} AS legacy_key", self.legacy_key_text(self.primary.alias)));
-        format!("SELECT {} FROM {} WHERE {} AND {}", cols.join(", "), self.from(false), self.live(), filter)
+        // Each parent's cf_ row joined (the validation reads every row: a join, not a probe per row).
+        let parents: String = self
+            .parents
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                format!(" LEFT JOIN {} cfp{i} ON cfp{i}.id = {}", self.cf_table_of(p.cf_table), p.cf_id)
+            })
+            .collect();
+        format!(
+            "SELECT {} FROM {}{parents} WHERE {} AND {}",
+            cols.join(", "),
+            self.from(false),
+            self.live(),
+            filter
+        )
     }
 
     pub fn parent(&self, entity: &str) -> Option<&Parent> {
@@ -370,6 +388,17 @@ impl Entity {
         };
         format!("(SELECT {json} FROM {} {a} WHERE {})", self.primary.table(), cond.join(" AND "))
     }
+}
+
+/// How the problems of a membership find its parents' cf_ rows.
+#[derive(Clone, Copy)]
+pub enum ParentCheck<'a> {
+    /// A lookup per row (`EXISTS`).
+    Lookup,
+    /// A lookup, or the parent's id among those a query returns (inserted by the same statement).
+    LookupOrFresh(&'a str),
+    /// The projection joins each parent's cf_ row as `cfp<i>`.
+    Joined,
 }
 
 /// The reason code of a [`Entity::problem`] value.

@@ -16,7 +16,7 @@
 //!   (the cf_ foreign keys are NO ACTION), and a user or organization that comes back to life
 //!   brings its live memberships back.
 
-use crate::mapping::{dependents, problem_code, problem_message, Entity};
+use crate::mapping::{dependents, problem_code, problem_message, Entity, ParentCheck};
 use crate::sql::{ident, literal};
 
 /// Which rows a mirror statement covers.
@@ -145,7 +145,10 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
         prelocked: trigger,
         on_error,
         fresh: None,
-        probe_cf: matches!(scope, Scope::Range { .. }),
+        batch: match scope {
+            Scope::Range { lower } => Some(lower),
+            _ => None,
+        },
     };
     apply(&mut ctes, e, own);
 
@@ -201,7 +204,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
                 prelocked: trigger,
                 on_error,
                 fresh,
-                probe_cf: false,
+                batch: None,
             };
             apply(&mut ctes, d, part);
         }
@@ -458,10 +461,10 @@ struct Part<'a> {
     on_error: OnError,
     /// cf_ ids of parents inserted by this same statement (not visible to its snapshot).
     fresh: Option<&'a str>,
-    /// Look each legacy row's cf_ row up by its key (an index probe per row) rather than letting
-    /// the planner hash the whole cf_ table: a batch of the batched backfill, whose cost must not
-    /// grow with the table.
-    probe_cf: bool,
+    /// A batch of the batched backfill (`Some(lower)`, see [`Scope::Range`]): its cf_ rows are
+    /// looked up by key (an index range scan, or a probe per row) rather than by hashing the whole
+    /// cf_ table, so that a batch's cost does not grow with the table.
+    batch: Option<bool>,
 }
 
 /// Appends the CTEs `{p}_gone` (when `remove`), `{p}_locked`, `{p}_src`, `{p}_rej`, `{p}_clear`
@@ -477,7 +480,7 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
         prelocked,
         on_error,
         fresh,
-        probe_cf,
+        batch,
     } = part;
     // The backfill locks the live rows it copies, in the copying statement: READ COMMITTED then
     // re-reads the newest version of a row it had to wait for. (A row made live by a concurrent
@@ -510,15 +513,23 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
          AND {guard}{lock})",
         exprs = exprs.join(", "),
         live = e.live(),
-        problem = e.problem(fresh),
+        problem = e.problem(parent_check(fresh)),
         from = e.from(false),
-        cf_join = if probe_cf {
-            format!(
+        cf_join = match batch {
+            // Rows whose uuid is their CoreForge id: their cf_ rows are the same key range of the
+            // cf_ table's primary key, read in one index range scan.
+            Some(lower) if e.key.len() == 1 && e.key[0].map.is_none() => {
+                let above = if lower { " AND c0.id > ($1[1])::uuid" } else { "" };
+                format!(
+                    "LEFT JOIN (SELECT c0.* FROM {cf} c0 WHERE c0.id <= ($2[1])::uuid{above}) c ON {}",
+                    e.key_join("c")
+                )
+            }
+            Some(_) => format!(
                 "LEFT JOIN LATERAL (SELECT c0.* FROM {cf} c0 WHERE {} OFFSET 0) c ON true",
                 e.key_join("c0")
-            )
-        } else {
-            format!("LEFT JOIN {cf} c ON {}", e.key_join("c"))
+            ),
+            None => format!("LEFT JOIN {cf} c ON {}", e.key_join("c")),
         },
         k0 = ident(e.key[0].cf),
         cf_row = e.cf_row("c"),
@@ -623,8 +634,16 @@ fn parents_guard(e: &Entity, fresh: Option<&str>) -> String {
     if e.parents.is_empty() {
         return "true".into();
     }
-    let present: Vec<String> = e.parents.iter().map(|p| e.parent_present(p, fresh)).collect();
+    let present: Vec<String> =
+        (0..e.parents.len()).map(|i| e.parent_present(i, parent_check(fresh))).collect();
     format!("({} OR ({}))", parents_backfilled(e), present.join(" AND "))
+}
+
+fn parent_check(fresh: Option<&str>) -> ParentCheck<'_> {
+    match fresh {
+        Some(q) => ParentCheck::LookupOrFresh(q),
+        None => ParentCheck::Lookup,
+    }
 }
 
 /// A transaction-level advisory lock (key pair 'CFSY', 1) that orders the memberships backfill
