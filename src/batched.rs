@@ -13,7 +13,7 @@
 use crate::backfill::{execute, remove_stale};
 use crate::errors::{fail, fail_with, require_entity};
 use crate::mapping::{entity, Entity, ENTITY_NAMES};
-use crate::mirror::{keyset_bound, statement, Counts, OnError, Scope, FIRST_BACKFILL_LOCK};
+use crate::mirror::{range_filter, statement, Counts, OnError, Scope, FIRST_BACKFILL_LOCK};
 use crate::sql::{ident, literal};
 use crate::{catalog, state, triggers};
 use pgrx::prelude::*;
@@ -306,18 +306,10 @@ fn copy_batch(e: &Entity, pass: &Pass) -> (bool, i64) {
             .unwrap_or_else(|err| panic!("{err}"));
     }
     let lower = pass.position.is_some();
-    let range = |alias: &str| {
-        let upper_bound = keyset_bound(e, alias, "<=", "$2");
-        if lower {
-            format!("{} AND {upper_bound}", keyset_bound(e, alias, ">", "$1"))
-        } else {
-            upper_bound
-        }
-    };
     let args = || vec![pass.position.clone().into(), upper.clone().into()];
     if let Some(assign) = crate::ids::assign_statement(
         &e.primary,
-        &format!("(SELECT * FROM {} r WHERE {})", e.primary.table(), range("r")),
+        &format!("(SELECT * FROM {} r WHERE {})", e.primary.table(), range_filter(e, "r", lower)),
         true,
     ) {
         Spi::connect_mut(|client| client.update(assign.as_str(), None, &args()).map(|_| ()))

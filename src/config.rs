@@ -389,19 +389,17 @@ pub fn resolve(
                     None
                 }
                 (Some("random"), _) => Some(IdStrategy::Random),
-                (Some("uuidv5"), _) => {
-                    match ids.namespace.as_deref().map(|n| (n, n.parse::<uuid_check::U>())) {
-                        Some((n, Ok(_))) => Some(IdStrategy::UuidV5(n.to_lowercase())),
-                        Some((n, Err(_))) => {
-                            problems.push(format!("\"id\": \"namespace\" {} is not a uuid", literal(n)));
-                            None
-                        }
-                        None => {
-                            problems.push("\"id\": strategy uuidv5 needs a \"namespace\" (a uuid)".into());
-                            None
-                        }
+                (Some("uuidv5"), _) => match ids.namespace.as_deref().map(|n| (n, is_uuid(n))) {
+                    Some((n, true)) => Some(IdStrategy::UuidV5(n.to_lowercase())),
+                    Some((n, false)) => {
+                        problems.push(format!("\"id\": \"namespace\" {} is not a uuid", literal(n)));
+                        None
                     }
-                }
+                    None => {
+                        problems.push("\"id\": strategy uuidv5 needs a \"namespace\" (a uuid)".into());
+                        None
+                    }
+                },
                 (Some(other), _) => {
                     problems.push(format!(
                         "\"id\": unknown strategy {} (keep, random or uuidv5)",
@@ -575,21 +573,11 @@ pub fn resolve(
     Some(Resolved { entity, settings: s, schema, table, id })
 }
 
-/// A tiny uuid syntax check, so that the namespace is validated without a query.
-mod uuid_check {
-    pub struct U;
-    impl std::str::FromStr for U {
-        type Err = ();
-        fn from_str(s: &str) -> Result<U, ()> {
-            let hex: String = s.chars().filter(|c| *c != '-').collect();
-            let dashes_ok = s.len() == 36 && [8, 13, 18, 23].iter().all(|&i| s.as_bytes()[i] == b'-');
-            if dashes_ok && hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                Ok(U)
-            } else {
-                Err(())
-            }
-        }
-    }
+/// Whether `s` is a uuid in its canonical text form (`8-4-4-4-12` hex digits).
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices()
+            .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
 }
 
 /// The stored settings of `entity` (as given to cf_configure), or `{}`.

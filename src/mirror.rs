@@ -40,7 +40,7 @@ pub enum Scope {
 }
 
 /// `(m."tenant_id", m."user_id") > ($1[1]::uuid, $1[2]::uuid)`: a keyset bound over `alias`.
-pub fn keyset_bound(e: &Entity, alias: &str, op: &str, param: &str) -> String {
+fn keyset_bound(e: &Entity, alias: &str, op: &str, param: &str) -> String {
     let cols: Vec<String> = e.keyset.iter().map(|(c, _)| format!("{alias}.{}", ident(c))).collect();
     let vals: Vec<String> =
         e.keyset.iter().enumerate().map(|(i, (_, t))| format!("{param}[{}]::{t}", i + 1)).collect();
@@ -48,7 +48,7 @@ pub fn keyset_bound(e: &Entity, alias: &str, op: &str, param: &str) -> String {
 }
 
 /// The keyset filter of [`Scope::Range`] over `alias`.
-fn range_filter(e: &Entity, alias: &str, lower: bool) -> String {
+pub fn range_filter(e: &Entity, alias: &str, lower: bool) -> String {
     let upper = keyset_bound(e, alias, "<=", "$2");
     if lower {
         format!("{} AND {upper}", keyset_bound(e, alias, ">", "$1"))
