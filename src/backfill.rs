@@ -66,19 +66,12 @@ pub fn remove_stale(e: &Entity, range: Option<(Option<&str>, &str)>) -> Counts {
     }
 }
 
-/// The backfill of one entity, with its checks, its NOTICEs and its record in sync_runs.
-fn backfill(name: &str) -> Counts {
+/// The entity `name`, checked before a backfill (`cf_sync_*` or a batched pass): its tables exist,
+/// its parents are backfilled (`hint` says how), and a NOTICE when sync is off.
+pub fn checked_for_backfill(name: &str, verb: &str, hint: &str) -> Entity {
     let e = entity(name, &state::cf_schema());
     catalog::check_entity(&e);
-    for parent in &e.parents {
-        if !state::is_backfilled(parent.entity) {
-            fail(
-                &format!("coreforge_sync: {} cannot be synced before {}", e.name, parent.entity),
-                Some("A membership needs its user and its organization in CoreForge."),
-                Some("Run SELECT cf_sync_users(); and SELECT cf_sync_organizations(); first, or SELECT * FROM cf_sync_all();"),
-            );
-        }
-    }
+    require_parents_backfilled(&e, verb, hint);
     if !triggers::sync_enabled(&e) {
         notice!(
             "coreforge_sync: sync is not enabled on {}: writes made after this backfill will not reach {} (run SELECT cf_enable_sync(); before backfilling)",
@@ -86,6 +79,29 @@ fn backfill(name: &str) -> Counts {
             e.cf_display()
         );
     }
+    e
+}
+
+/// A membership is backfilled after its users and organizations (`hint` says how).
+pub fn require_parents_backfilled(e: &Entity, verb: &str, hint: &str) {
+    for parent in &e.parents {
+        if !state::is_backfilled(parent.entity) {
+            fail(
+                &format!("coreforge_sync: {} cannot be {verb} before {}", e.name, parent.entity),
+                Some("A membership needs its user and its organization in CoreForge."),
+                Some(hint),
+            );
+        }
+    }
+}
+
+/// The backfill of one entity, with its checks, its NOTICEs and its record in sync_runs.
+fn backfill(name: &str) -> Counts {
+    let e = checked_for_backfill(
+        name,
+        "synced",
+        "Run SELECT cf_sync_users(); and SELECT cf_sync_organizations(); first, or SELECT * FROM cf_sync_all();",
+    );
     if !e.parents.is_empty() {
         // Wait for every transaction whose trigger left a membership for this backfill.
         Spi::run(&format!("SELECT pg_catalog.pg_advisory_xact_lock({FIRST_BACKFILL_LOCK})"))

@@ -10,12 +10,12 @@
 //! backend or a crash resumes after the last committed batch, and a finished pass makes the next call
 //! start a new one.
 
-use crate::backfill::{execute, remove_stale};
+use crate::backfill::{checked_for_backfill, execute, remove_stale, require_parents_backfilled};
 use crate::errors::{fail, fail_with, require_entity};
 use crate::mapping::{entity, Entity, ENTITY_NAMES};
 use crate::mirror::{range_filter, statement, Counts, OnError, Scope, FIRST_BACKFILL_LOCK};
 use crate::sql::{ident, literal};
-use crate::{catalog, state, triggers};
+use crate::{catalog, state};
 use pgrx::prelude::*;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -123,19 +123,13 @@ fn running_elsewhere(name: &str) -> Option<i32> {
     .flatten()
 }
 
-/// The entity to backfill, checked as `cf_sync_*` checks it.
+const PARENTS_HINT: &str = "CALL cf_backfill(); backfills all three in order.";
+
+/// The entity of a batch, checked as at the pass's start (which also says when sync is off).
 fn checked(name: &str) -> Entity {
     let e = entity(name, &state::cf_schema());
     catalog::check_entity(&e);
-    for parent in &e.parents {
-        if !state::is_backfilled(parent.entity) {
-            fail(
-                &format!("coreforge_sync: {} cannot be backfilled before {}", e.name, parent.entity),
-                Some("A membership needs its user and its organization in CoreForge."),
-                Some("CALL cf_backfill(); backfills all three in order."),
-            );
-        }
-    }
+    require_parents_backfilled(&e, "backfilled", PARENTS_HINT);
     e
 }
 
@@ -143,14 +137,7 @@ fn checked(name: &str) -> Entity {
 #[pg_extern(schema = "coreforge_sync")]
 #[search_path(pg_catalog, pg_temp)]
 fn backfill_start(name: &str, batch_size: i32) {
-    let e = checked(name);
-    if !triggers::sync_enabled(&e) {
-        notice!(
-            "coreforge_sync: sync is not enabled on {}: writes made after this backfill will not reach {} (run SELECT cf_enable_sync(); before backfilling)",
-            e.primary.display(),
-            e.cf_display()
-        );
-    }
+    let e = checked_for_backfill(name, "backfilled", PARENTS_HINT);
     Spi::run_with_args(
         "INSERT INTO coreforge_sync.backfill_state (entity, pass, phase, batch_size, estimated_total, started_at) \
          VALUES ($1, 0, 'done', $2, 0, pg_catalog.now()) ON CONFLICT (entity) DO NOTHING",
