@@ -8,6 +8,32 @@ CREATE FUNCTION coreforge_sync.mirror_trigger() RETURNS trigger
     SET jit = off
     AS 'MODULE_PATHNAME', 'mirror_trigger_wrapper';
 
+-- The reverse trigger behind cf_cutover(), on the cf_ tables: SECURITY DEFINER for the same
+-- reason (the application writing CoreForge needs no rights on the legacy tables).
+CREATE FUNCTION coreforge_sync.reverse_trigger() RETURNS trigger
+    LANGUAGE c
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    AS 'MODULE_PATHNAME', 'reverse_trigger_wrapper';
+
+-- The freeze behind cf_freeze_legacy(): only refuses, so it needs no rights of its own.
+CREATE FUNCTION coreforge_sync.freeze_trigger() RETURNS trigger
+    LANGUAGE c
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'freeze_trigger_wrapper';
+
+-- The phase transitions wait at most this long for a table lock, then refuse (and change nothing)
+-- rather than queue behind the application's transactions and block everyone queued behind them.
+ALTER FUNCTION @extschema@.cf_cutover(boolean, text) SET lock_timeout = '5s';
+ALTER FUNCTION @extschema@.cf_rollback() SET lock_timeout = '5s';
+ALTER FUNCTION @extschema@.cf_freeze_legacy() SET lock_timeout = '5s';
+ALTER FUNCTION @extschema@.cf_unfreeze_legacy() SET lock_timeout = '5s';
+ALTER FUNCTION @extschema@.cf_archive_legacy(text) SET lock_timeout = '5s';
+ALTER FUNCTION @extschema@.cf_restore_legacy() SET lock_timeout = '5s';
+ALTER FUNCTION @extschema@.cf_drop_archive(text, boolean) SET lock_timeout = '5s';
+ALTER FUNCTION @extschema@.cf_create_compat_views() SET lock_timeout = '5s';
+
 -- The statements these functions generate are big (many CTEs and subplans) and their cost
 -- estimates cross JIT's thresholds, while they spend their time in index lookups and writes:
 -- compiling them cost more than a second per call in measurements, and won nothing.
@@ -23,6 +49,13 @@ ALTER FUNCTION @extschema@.cf_extra(text) SET jit = off;
 ALTER FUNCTION @extschema@.cf_status() SET jit = off;
 ALTER FUNCTION @extschema@.cf_password_report() SET jit = off;
 ALTER FUNCTION @extschema@.cf_password_resets() SET jit = off;
+ALTER FUNCTION @extschema@.cf_sync_legacy() SET jit = off;
+ALTER FUNCTION @extschema@.cf_cutover(boolean, text) SET jit = off;
+ALTER FUNCTION @extschema@.cf_rollback() SET jit = off;
+ALTER FUNCTION @extschema@.cf_freeze_legacy() SET jit = off;
+ALTER FUNCTION @extschema@.cf_unfreeze_legacy() SET jit = off;
+ALTER FUNCTION @extschema@.cf_archive_legacy(text) SET jit = off;
+ALTER FUNCTION @extschema@.cf_restore_legacy() SET jit = off;
 
 -- The schema outlives the extension (see bootstrap.sql).
 ALTER EXTENSION coreforge_sync DROP SCHEMA coreforge_sync;

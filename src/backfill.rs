@@ -69,6 +69,7 @@ pub fn remove_stale(e: &Entity, range: Option<(Option<&str>, &str)>) -> Counts {
 /// The entity `name`, checked before a backfill (`cf_sync_*` or a batched pass): its tables exist,
 /// its parents are backfilled (`hint` says how), and a NOTICE when sync is off.
 pub fn checked_for_backfill(name: &str, verb: &str, hint: &str) -> Entity {
+    crate::phases::require_side_by_side("backfill CoreForge from the legacy tables");
     let e = entity(name, &state::cf_schema());
     catalog::check_entity(&e);
     require_parents_backfilled(&e, verb, hint);

@@ -93,3 +93,41 @@ pub fn check_entity(e: &Entity) {
         );
     }
 }
+
+/// The SQL expression that gives a new row of `schema.table` its `column`: the column's default,
+/// or the next value of its identity sequence; None when it has neither. (Read under the
+/// extension's fixed search_path, every name in it is schema-qualified.)
+pub fn new_value(schema: &str, table: &str, column: &str) -> Option<String> {
+    Spi::get_one_with_args::<String>(
+        "SELECT CASE WHEN a.attidentity <> '' THEN \
+                  'pg_catalog.nextval(' || pg_catalog.quote_literal(pg_catalog.pg_get_serial_sequence(\
+                     pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(r.relname), a.attname)) \
+                  || '::pg_catalog.regclass)' \
+                ELSE pg_catalog.pg_get_expr(d.adbin, d.adrelid) END \
+           FROM pg_catalog.pg_attribute a \
+           JOIN pg_catalog.pg_class r ON r.oid = a.attrelid \
+           JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
+           LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+          WHERE n.nspname = $1 AND r.relname = $2 AND a.attname = $3 AND a.attgenerated = ''",
+        &[schema.into(), table.into(), column.into()],
+    )
+    .ok()
+    .flatten()
+}
+
+/// The NOT NULL columns of `schema.table` that a new row cannot leave out: no default, no
+/// identity, not generated.
+pub fn required_columns(schema: &str, table: &str) -> Vec<String> {
+    Spi::get_one_with_args::<Vec<String>>(
+        "SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) \
+           FROM pg_catalog.pg_attribute a \
+           JOIN pg_catalog.pg_class r ON r.oid = a.attrelid \
+           JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
+          WHERE n.nspname = $1 AND r.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+            AND a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''",
+        &[schema.into(), table.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or_default()
+}

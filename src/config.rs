@@ -335,7 +335,9 @@ pub fn resolve(
     refs: Option<(&Resolved, &Resolved)>,
     problems: &mut Vec<String>,
 ) -> Option<Resolved> {
-    let (schema, table) = split_table(&s.table, problems)?;
+    let (home, table) = split_table(&s.table, problems)?;
+    // While archived (phases.rs), the legacy tables are read where they are: in the archive.
+    let schema = crate::state::setting("archive_schema").unwrap_or(home);
     let shown = format!("{schema}.{table}");
     let Some(cols) = catalog::table_columns(&schema, &table) else {
         problems.push(format!("legacy table {shown} does not exist"));
@@ -662,6 +664,7 @@ fn cf_configure(entity: Option<&str>, settings: Option<JsonB>) -> JsonB {
             Some("Pass '{}' to go back to the migration guide's tables."),
         )
     };
+    crate::phases::require_side_by_side("change the configuration");
     let mut problems = Vec::new();
     let parsed = effective(entity, &given, &mut problems);
     let resolved = parsed.and_then(|s| {

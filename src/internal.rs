@@ -34,4 +34,16 @@ mod coreforge_sync {
             )),
         )
     }
+
+    /// Raises the error of a row born in CoreForge whose new legacy id is taken (the reverse
+    /// sync never writes into another row). Called by the reverse id assignment only; never returns.
+    #[pg_extern(volatile)]
+    fn legacy_id_taken(column: &str, id: &str) -> bool {
+        fail_with(
+            PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
+            &format!("coreforge_sync: the new legacy id {id} for a row created in CoreForge is taken ({column})"),
+            Some("The id column's default (its sequence) gave an id that a legacy row or an id mapping already has."),
+            Some("Move the sequence past the highest id in use: SELECT setval(pg_get_serial_sequence(...), max(id)) FROM ...;"),
+        )
+    }
 }

@@ -6,7 +6,14 @@
 //! - `mirror.rs`     the statement that applies a projection to a scope (used by backfill and triggers)
 //! - `backfill.rs`   cf_sync_users(), cf_sync_organizations(), cf_sync_memberships(), cf_sync_all()
 //! - `batched.rs`    CALL cf_backfill(): batched, resumable, with progress (sql/batched_backfill.sql)
-//! - `triggers.rs`   cf_enable_sync(), cf_disable_sync() and the trigger function
+//! - `triggers.rs`   cf_enable_sync(), cf_disable_sync() and the trigger functions (forward,
+//!                   reverse, freeze), armed per phase
+//! - `guard.rs`      the recursion guard of two-way sync
+//! - `reverse.rs`    the reverse sync, CoreForge -> legacy, and cf_sync_legacy()
+//! - `phases.rs`     cf_phase(), cf_history(), cf_cutover(), cf_rollback(), cf_freeze_legacy(),
+//!                   cf_unfreeze_legacy()
+//! - `archive.rs`    cf_archive_legacy(), cf_restore_legacy(), cf_drop_archive()
+//! - `compat.rs`     cf_create_compat_views()
 //! - `validation.rs` cf_validation_report(), cf_missing(), cf_mismatches(), cf_extra()
 //! - `rejects.rs`    cf_rejects(): legacy rows that cannot become CoreForge rows, and why
 //! - `passwords.rs`  cf_password_report(), cf_password_resets() (formats in sql/passwords.sql)
@@ -19,17 +26,22 @@
 
 use pgrx::prelude::*;
 
+mod archive;
 mod backfill;
 mod batched;
 mod catalog;
+mod compat;
 mod config;
 mod errors;
+mod guard;
 mod ids;
 mod internal;
 mod mapping;
 mod mirror;
 mod passwords;
+mod phases;
 mod rejects;
+mod reverse;
 mod sql;
 mod state;
 mod status;
@@ -50,6 +62,8 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     triggers::register_settings();
+    archive::register_settings();
+    guard::register();
 }
 
 /// This module is required by `cargo pgrx test` invocations.

@@ -24,6 +24,10 @@ const SLUG_RULE: &str = "^[a-z][a-z0-9-]{1,61}[a-z0-9]$";
 pub struct Col {
     pub cf: &'static str,
     pub expr: String,
+    /// The legacy column it is read from (None: a default, or derived), and the value map read
+    /// backwards (CoreForge value -> legacy value): what the reverse sync writes (`reverse.rs`).
+    pub legacy: Option<String>,
+    pub inverse: Vec<(String, String)>,
 }
 
 /// One key column: its name in the legacy table, its cf_ column, and the expression (over the
@@ -520,7 +524,7 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
                 ),
             });
         }
-        cols.push(Col { cf: name, expr });
+        cols.push(Col { cf: name, expr, legacy: s.columns.get(name).cloned(), inverse: inverse(r, name) });
     }
     // Missing values first (they make the others moot), then length, then the rest in order.
     let (mut ordered, rest): (Vec<Problem>, Vec<Problem>) =
@@ -570,6 +574,18 @@ fn value_mapped(r: &Resolved, name: &str, text: &str, empty: &str, problems: &mu
     format!("(CASE WHEN NULLIF({text}, '') IS NULL THEN {empty} {} ELSE {fallback} END)", whens.join(" "))
 }
 
+/// The value map of `name` read backwards: for each CoreForge value, the first legacy value (in
+/// the map's order) that maps to it. A value no entry maps to is written back as it is.
+fn inverse(r: &Resolved, name: &str) -> Vec<(String, String)> {
+    let mut back: Vec<(String, String)> = Vec::new();
+    for (from, to) in r.settings.values.get(name).into_iter().flatten() {
+        if from != "*" && !back.iter().any(|(cf, _)| cf == to) {
+            back.push((to.clone(), from.clone()));
+        }
+    }
+    back
+}
+
 /// The formats whose hashes are kept under `policy` (the rest become NULL: the user must reset).
 pub fn kept_formats(policy: Option<&std::collections::BTreeMap<String, String>>) -> Vec<&'static str> {
     let action =
@@ -591,6 +607,7 @@ fn password_expr(policy: Option<&std::collections::BTreeMap<String, String>>, te
 /// Checks the legacy side against the catalog (one error listing every problem).
 /// Users and organizations need their own settings only; memberships need all three.
 pub fn entity(name: &str, cf_schema: &str) -> Entity {
+    crate::archive::require_legacy_tables();
     match name {
         "users" => build_single(&config::resolve_one("users"), cf_schema),
         "organizations" => build_single(&config::resolve_one("organizations"), cf_schema),
@@ -603,6 +620,7 @@ pub fn entity(name: &str, cf_schema: &str) -> Entity {
 
 /// All three entities, in dependency order.
 pub fn all(cf_schema: &str) -> Vec<Entity> {
+    crate::archive::require_legacy_tables();
     let [ru, ro, rm] = config::resolve_all();
     vec![
         build_single(&ru, cf_schema),
@@ -687,7 +705,7 @@ fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &st
         key,
         parents: vec![pu, po],
         columns,
-        insert_only: vec![Col { cf: "id", expr: id }],
+        insert_only: vec![Col { cf: "id", expr: id, legacy: None, inverse: vec![] }],
         problems,
         unique: vec![],
         secret: None,

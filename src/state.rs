@@ -70,3 +70,8 @@ pub fn record_run(entity: &str, started_at: TimestampWithTimeZone, c: Counts) {
     )
     .expect("write coreforge_sync.sync_runs");
 }
+
+pub fn clear_setting(key: &str) {
+    Spi::run_with_args("DELETE FROM coreforge_sync.settings WHERE key = $1", &[key.into()])
+        .expect("write coreforge_sync.settings");
+}

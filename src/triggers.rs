@@ -9,7 +9,9 @@ use crate::mapping::{self, Entity};
 use crate::mirror::{
     lock_statement, needs_locks, probe, statement, OnError, Scope, FIRST_BACKFILL_LOCK, NEW_TABLE, OLD_TABLE,
 };
-use crate::{backfill, catalog, config, state};
+use crate::errors::fail;
+use crate::phases::{self, Phase};
+use crate::{backfill, catalog, config, guard, reverse, state};
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
@@ -56,13 +58,77 @@ const KEPT_PLAN_MAX_ROWS: i64 = 1000;
 /// mirror (see `mirror::probe`); bigger ones do not, to keep clear of the lock table's limits.
 const VALUE_LOCKS_MAX_ROWS: i64 = 64;
 
-/// (trigger name, event, transition tables it keeps: old, new).
-const TRIGGERS: [(&str, &str, bool, bool); 4] = [
-    ("coreforge_sync_insert", "INSERT", false, true),
-    ("coreforge_sync_update", "UPDATE", true, true),
-    ("coreforge_sync_delete", "DELETE", true, false),
-    ("coreforge_sync_truncate", "TRUNCATE", false, false),
-];
+/// The extension's three kinds of trigger.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// Legacy -> CoreForge, on the legacy tables (`mirror_trigger`): from sync on until archived.
+    Forward,
+    /// CoreForge -> legacy, on the cf_ tables (`reverse_trigger`): from cutover until archived.
+    Reverse,
+    /// Refuses the application's writes to the legacy tables (`freeze_trigger`): legacy_frozen.
+    Freeze,
+}
+
+/// (trigger name, when, transition tables it keeps: old, new).
+type Spec = (&'static str, &'static str, bool, bool);
+
+impl Kind {
+    fn function(self) -> &'static str {
+        match self {
+            Kind::Forward => "mirror_trigger",
+            Kind::Reverse => "reverse_trigger",
+            Kind::Freeze => "freeze_trigger",
+        }
+    }
+
+    fn specs(self) -> &'static [Spec] {
+        match self {
+            Kind::Forward => &[
+                ("coreforge_sync_insert", "AFTER INSERT", false, true),
+                ("coreforge_sync_update", "AFTER UPDATE", true, true),
+                ("coreforge_sync_delete", "AFTER DELETE", true, false),
+                ("coreforge_sync_truncate", "AFTER TRUNCATE", false, false),
+            ],
+            Kind::Reverse => &[
+                ("coreforge_sync_reverse_insert", "AFTER INSERT", false, true),
+                ("coreforge_sync_reverse_update", "AFTER UPDATE", true, true),
+                ("coreforge_sync_reverse_delete", "AFTER DELETE", true, false),
+                ("coreforge_sync_reverse_truncate", "AFTER TRUNCATE", false, false),
+            ],
+            Kind::Freeze => &[("coreforge_sync_freeze", "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE", false, false)],
+        }
+    }
+
+    /// The table the triggers of this kind sit on.
+    fn table(self, e: &Entity) -> String {
+        match self {
+            Kind::Reverse => e.cf_table(),
+            Kind::Forward | Kind::Freeze => e.primary.table(),
+        }
+    }
+
+    /// The trigger function's arguments.
+    fn args(self, e: &Entity) -> String {
+        match self {
+            Kind::Forward | Kind::Reverse => format!(
+                "{}, {}, {}",
+                crate::sql::literal(e.name),
+                crate::sql::literal(&e.cf_schema),
+                crate::sql::literal(&config::generation().to_string())
+            ),
+            Kind::Freeze => crate::sql::literal(&e.primary.display()),
+        }
+    }
+
+    /// Whether the phase wants this kind armed.
+    fn wanted(self, phase: Phase) -> bool {
+        match self {
+            Kind::Forward => matches!(phase, Phase::SideBySide | Phase::Cutover | Phase::LegacyFrozen),
+            Kind::Reverse => matches!(phase, Phase::Cutover | Phase::LegacyFrozen),
+            Kind::Freeze => phase == Phase::LegacyFrozen,
+        }
+    }
+}
 
 /// What a trigger's statements are built from: the entity, the cf_ schema and the configuration
 /// generation (all three are the trigger's arguments, so a configuration change, which reinstalls
@@ -87,6 +153,8 @@ enum Plan {
     Assign,
     Lock(Scope),
     Mirror(Scope, OnError),
+    ReverseAssign,
+    Reverse { old: bool, new: bool },
 }
 
 thread_local! {
@@ -121,16 +189,34 @@ fn with_plan<R>(
     })
 }
 
+/// The triggers of `kind` on its table of `e` (enabled or not), by name.
+fn present(kind: Kind, e: &Entity) -> Vec<String> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT t.tgname::text FROM pg_catalog.pg_trigger t \
+                 JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+                 WHERE t.tgrelid = pg_catalog.to_regclass($1) AND n.nspname = 'coreforge_sync' \
+                   AND p.proname = $2 AND t.tgenabled <> 'D'",
+                None,
+                &[kind.table(e).into(), kind.function().into()],
+            )
+            .expect("read pg_trigger")
+            .filter_map(|r| r.get::<String>(1).ok().flatten())
+            .collect()
+    })
+}
+
+/// Whether every trigger of `kind` is on its table of `e`, enabled.
+fn armed(kind: Kind, e: &Entity) -> bool {
+    let names = present(kind, e);
+    kind.specs().iter().all(|(name, ..)| names.iter().any(|n| n == name))
+}
+
 /// Whether all four sync triggers are on the legacy table of `e` and enabled.
 pub fn sync_enabled(e: &Entity) -> bool {
-    Spi::get_one_with_args::<bool>(
-        "SELECT pg_catalog.count(*) = 4 FROM pg_catalog.pg_trigger \
-         WHERE tgrelid = pg_catalog.to_regclass($1) AND tgname LIKE 'coreforge\\_sync\\_%' AND tgenabled <> 'D'",
-        &[e.primary.table().into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or(false)
+    armed(Kind::Forward, e)
 }
 
 fn all_entities() -> Vec<Entity> {
@@ -149,7 +235,8 @@ pub fn any_sync_enabled() -> bool {
     .unwrap_or(false)
 }
 
-/// Drops every sync trigger, wherever it is (the configuration may be about to move a table).
+/// Drops every trigger of the extension, wherever it is (the configuration may be about to move
+/// a table).
 pub fn drop_all_triggers() {
     let present: Vec<(String, String)> = Spi::connect(|client| {
         client
@@ -157,7 +244,8 @@ pub fn drop_all_triggers() {
                 "SELECT t.tgname::text, t.tgrelid::regclass::text FROM pg_catalog.pg_trigger t \
                  JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid \
                  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-                 WHERE n.nspname = 'coreforge_sync' AND p.proname = 'mirror_trigger'",
+                 WHERE n.nspname = 'coreforge_sync' \
+                   AND p.proname IN ('mirror_trigger', 'reverse_trigger', 'freeze_trigger')",
                 None,
                 &[],
             )
@@ -175,52 +263,55 @@ pub fn install_all_triggers() {
     let entities = all_entities();
     entities.iter().for_each(catalog::check_entity);
     for e in &entities {
-        install_triggers(e);
+        install(Kind::Forward, e);
     }
 }
 
-fn install_triggers(e: &Entity) {
-    drop_triggers(e);
-    let generation = config::generation().to_string();
-    for (name, event, old, new) in TRIGGERS {
+/// (Re)creates the triggers of `kind` on its table of `e`.
+fn install(kind: Kind, e: &Entity) {
+    remove(kind, e);
+    let table = kind.table(e);
+    for (name, when, old, new) in kind.specs() {
         let mut referencing = String::new();
-        if old {
+        if *old {
             referencing.push_str(&format!(" OLD TABLE AS {OLD_TABLE}"));
         }
-        if new {
+        if *new {
             referencing.push_str(&format!(" NEW TABLE AS {NEW_TABLE}"));
         }
         if !referencing.is_empty() {
             referencing.insert_str(0, "REFERENCING");
         }
         Spi::run(&format!(
-            "CREATE TRIGGER {name} AFTER {event} ON {table} {referencing} FOR EACH STATEMENT \
-             EXECUTE FUNCTION coreforge_sync.mirror_trigger({entity}, {schema}, {generation})",
-            table = e.primary.table(),
-            entity = crate::sql::literal(e.name),
-            schema = crate::sql::literal(&e.cf_schema),
-            generation = crate::sql::literal(&generation),
+            "CREATE TRIGGER {name} {when} ON {table} {referencing} FOR EACH STATEMENT \
+             EXECUTE FUNCTION coreforge_sync.{function}({args})",
+            function = kind.function(),
+            args = kind.args(e),
         ))
         .expect("create trigger");
     }
 }
 
-fn drop_triggers(e: &Entity) {
-    let present: Vec<String> = Spi::connect(|client| {
-        client
-            .select(
-                "SELECT tgname::text FROM pg_catalog.pg_trigger \
-                 WHERE tgrelid = pg_catalog.to_regclass($1) AND tgname LIKE 'coreforge\\_sync\\_%'",
-                None,
-                &[e.primary.table().into()],
-            )
-            .expect("read pg_trigger")
-            .filter_map(|r| r.get::<String>(1).ok().flatten())
-            .collect()
-    });
-    for name in present {
-        Spi::run(&format!("DROP TRIGGER {} ON {}", crate::sql::ident(&name), e.primary.table()))
+/// Drops the triggers of `kind` from its table of `e`.
+fn remove(kind: Kind, e: &Entity) {
+    for name in present(kind, e) {
+        Spi::run(&format!("DROP TRIGGER {} ON {}", crate::sql::ident(&name), kind.table(e)))
             .expect("drop trigger");
+    }
+}
+
+/// Puts the triggers `phase` wants on the tables of `entities`, and takes the others off: the
+/// forward mirror until archived, the reverse mirror from cutover, the freeze in legacy_frozen.
+/// Triggers already in place stay as they are.
+pub fn arm(phase: Phase, entities: &[Entity]) {
+    for kind in [Kind::Forward, Kind::Reverse, Kind::Freeze] {
+        for e in entities {
+            if !kind.wanted(phase) {
+                remove(kind, e);
+            } else if !armed(kind, e) {
+                install(kind, e);
+            }
+        }
     }
 }
 
@@ -229,12 +320,21 @@ fn drop_triggers(e: &Entity) {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_enable_sync() -> String {
+    let phase = phases::current();
+    if !Kind::Forward.wanted(phase) {
+        fail(
+            &format!("coreforge_sync: there are no legacy tables to sync in phase {phase}"),
+            None,
+            Some(phase.hint()),
+        );
+    }
     let entities = all_entities();
     entities.iter().for_each(catalog::check_entity);
     let was_on = entities.iter().all(sync_enabled);
     for e in &entities {
-        install_triggers(e);
+        install(Kind::Forward, e);
     }
+    arm(phase, &entities);
     if !was_on {
         state::forget_backfills();
     }
@@ -244,14 +344,39 @@ fn cf_enable_sync() -> String {
 }
 
 /// Removes the sync triggers. The cf_ tables keep their rows; a later cf_enable_sync() must be
-/// followed by a backfill to catch up with the writes made meanwhile.
+/// followed by a backfill to catch up with the writes made meanwhile. Phase side_by_side only:
+/// from cutover on, the sync is what keeps rollback possible.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_disable_sync() -> String {
+    phases::require_side_by_side("switch sync off");
     drop_all_triggers();
     state::forget_backfills();
     let tables: Vec<String> = mapping::ENTITY_NAMES.iter().map(|n| config::settings(n).table).collect();
     format!("sync disabled: {}", tables.join(", "))
+}
+
+/// The (entity, cf_ schema, generation) arguments of a forward or reverse trigger.
+fn trigger_target(trigger: &PgTrigger<'_>) -> Result<Target, PgTriggerError> {
+    let args = trigger.extra_args()?;
+    let (Some(name), Some(schema), Some(generation)) = (args.first(), args.get(1), args.get(2)) else {
+        error!("coreforge_sync: a sync trigger needs three arguments: entity, CoreForge schema, generation");
+    };
+    if !mapping::ENTITY_NAMES.contains(&name.as_str()) {
+        error!("coreforge_sync: a sync trigger names an unknown entity \"{name}\"");
+    }
+    Ok(Target { entity: name.clone(), schema: schema.clone(), generation: generation.clone() })
+}
+
+/// How many rows the firing statement touched (its transition table's size).
+fn transition_rows(td: &pg_sys::TriggerData) -> i64 {
+    let table = if td.tg_newtable.is_null() { td.tg_oldtable } else { td.tg_newtable };
+    // SAFETY: the transition table of the firing statement, valid for this call.
+    if table.is_null() {
+        0
+    } else {
+        unsafe { pg_sys::tuplestore_tuple_count(table) }
+    }
 }
 
 /// The trigger function (created by sql/finalize.sql as SECURITY DEFINER with a fixed
@@ -261,17 +386,14 @@ fn cf_disable_sync() -> String {
 fn mirror_trigger<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
-    let args = trigger.extra_args()?;
-    let (Some(name), Some(schema), Some(generation)) = (args.first(), args.get(1), args.get(2)) else {
-        error!("coreforge_sync.mirror_trigger needs three arguments: entity, CoreForge schema, generation");
-    };
-    if !mapping::ENTITY_NAMES.contains(&name.as_str()) {
-        error!("coreforge_sync.mirror_trigger: unknown entity \"{name}\"");
+    if guard::active() {
+        // The legacy rows were written by the reverse mirror: CoreForge already holds them.
+        return Ok(None);
     }
-    let target = Target { entity: name.clone(), schema: schema.clone(), generation: generation.clone() };
+    let target = trigger_target(trigger)?;
     let e = target_entity(&target);
     let on_error = on_error();
-    let td = trigger.trigger_data();
+    let _guard = guard::Mirroring::begin();
     let (old, new) = match trigger.op()? {
         PgTriggerOperation::Truncate => {
             backfill::reconcile(&e, on_error);
@@ -281,9 +403,8 @@ fn mirror_trigger<'a>(
         PgTriggerOperation::Update => (true, true),
         PgTriggerOperation::Delete => (true, false),
     };
-    let table = if td.tg_newtable.is_null() { td.tg_oldtable } else { td.tg_newtable };
-    // SAFETY: the transition table of the firing statement, valid for this call.
-    let rows = if table.is_null() { 0 } else { unsafe { pg_sys::tuplestore_tuple_count(table) } };
+    let td = trigger.trigger_data();
+    let rows = transition_rows(td);
     if rows == 0 {
         return Ok(None);
     }
@@ -354,4 +475,74 @@ fn mirror_trigger<'a>(
         }
     });
     Ok(None)
+}
+
+/// The reverse trigger on the cf_ tables, from cutover on (created by sql/finalize.sql as SECURITY
+/// DEFINER with a fixed search_path): writes the statement's rows back into the legacy table
+/// (`reverse.rs`). Arguments as for `mirror_trigger`. A legacy table that cannot take a row fails
+/// the CoreForge write: the legacy side must hold every row for rollback to stay possible.
+#[pg_trigger(sql = false)]
+fn reverse_trigger<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
+    if guard::active() {
+        // The cf_ rows were written by the forward mirror: the legacy side already holds them.
+        return Ok(None);
+    }
+    let target = trigger_target(trigger)?;
+    let e = target_entity(&target);
+    let _guard = guard::Mirroring::begin();
+    let (old, new) = match trigger.op()? {
+        PgTriggerOperation::Truncate => {
+            reverse::remove_back(&e);
+            return Ok(None);
+        }
+        PgTriggerOperation::Insert => (false, true),
+        PgTriggerOperation::Update => (true, true),
+        PgTriggerOperation::Delete => (true, false),
+    };
+    let td = trigger.trigger_data();
+    let rows = transition_rows(td);
+    if rows == 0 {
+        return Ok(None);
+    }
+    Spi::connect_mut(|client| {
+        // SAFETY: as in mirror_trigger.
+        unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
+        let key = |plan| Key { target: target.clone(), plan };
+        let run = |client: &mut SpiClient<'_>, plan: Plan, sql: &dyn Fn() -> String| {
+            if rows > KEPT_PLAN_MAX_ROWS {
+                client.update(sql().as_str(), None, &[]).unwrap_or_else(|err| panic!("{err}"));
+            } else {
+                with_plan(client, key(plan), sql, |client, plan| {
+                    client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
+                });
+            }
+        };
+        if new {
+            if let Some(assign) = reverse::assign_statement(&e, NEW_TABLE) {
+                run(client, Plan::ReverseAssign, &|| assign.clone());
+            }
+        }
+        run(client, Plan::Reverse { old, new }, &|| reverse::statement(&e, old, new));
+    });
+    Ok(None)
+}
+
+/// The freeze (phase legacy_frozen), a BEFORE statement trigger on each legacy table: refuses the
+/// application's writes, lets the extension's own through. Argument: the table, as shown.
+#[pg_trigger(sql = false)]
+fn freeze_trigger<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
+    if guard::active() {
+        return Ok(None);
+    }
+    let args = trigger.extra_args()?;
+    let table = args.first().cloned().unwrap_or_default();
+    fail(
+        &format!("coreforge_sync: {table} is frozen by coreforge_sync (phase legacy_frozen): CoreForge is the source of truth"),
+        Some("Writes go to the CoreForge tables, which coreforge_sync mirrors into this table."),
+        Some("To let the application write here again: SELECT cf_unfreeze_legacy(); (phase cutover)."),
+    )
 }

@@ -185,6 +185,14 @@ fn cf_validation_report() -> TableIterator<
     TableIterator::new(entities.iter().flat_map(report_rows).collect::<Vec<_>>())
 }
 
+/// The checks of `cf_validation_report()` that fail, as `(entity, check, discrepancies)`, and how
+/// many checks ran: what a phase transition decides on and records.
+pub fn failures(entities: &[Entity]) -> (usize, Vec<(String, String, i64)>) {
+    let rows: Vec<ReportRow> = entities.iter().flat_map(report_rows).collect();
+    let failed = rows.iter().filter(|r| r.5 == "fail").map(|r| (r.0.clone(), r.1.clone(), r.4)).collect();
+    (rows.len(), failed)
+}
+
 /// Orphans: legacy rows whose user or tenant row does not exist, with the reason.
 fn orphan_reason(e: &Entity) -> String {
     let whens: Vec<String> = e

@@ -1,0 +1,300 @@
+//! The guide's phase 3: `cf_archive_legacy()`, `cf_restore_legacy()`, `cf_drop_archive()`, and the
+//! setting `coreforge_sync.archive_retention`.
+//!
+//! Archiving moves the legacy tables, with their data, indexes, owned sequences and grants, into
+//! an archive schema (`ALTER TABLE ... SET SCHEMA`), after taking every trigger off. While archived,
+//! the configuration reads them there (config.rs), so the validation still compares them with
+//! CoreForge; nothing is mirrored. Restoring moves them back, brings them up to date with
+//! CoreForge (the reverse backfill) and re-arms the sync, frozen. Dropping needs the schema's name
+//! and the retention period (or force); the id mapping tables stay.
+
+use crate::errors::fail;
+use crate::phases::{self, begin, entities, legacy_tables, lock, record, validate, Phase};
+use crate::sql::ident;
+use crate::{config, reverse, state, triggers};
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
+
+static ARCHIVE_RETENTION: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"30 days"));
+
+pub fn register_settings() {
+    GucRegistry::define_string_guc(
+        c"coreforge_sync.archive_retention",
+        c"How long cf_drop_archive() keeps an archive of the legacy tables before it may drop it.",
+        c"An interval (default 30 days, as in the migration guide). cf_drop_archive(..., force => true) drops it sooner, recorded in cf_history().",
+        &ARCHIVE_RETENTION,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// The schema the legacy tables were archived into, while archived or dropped.
+pub fn archive_schema() -> Option<String> {
+    state::setting("archive_schema")
+}
+
+/// The schema a legacy table lives in when not archived (its configured `table`).
+pub fn home_schema(entity: &str) -> String {
+    let mut problems = Vec::new();
+    config::split_table(&config::settings(entity).table, &mut problems)
+        .map(|(schema, _)| schema)
+        .unwrap_or_else(|| "public".into())
+}
+
+/// Whether a relation (table, view, sequence...) `schema.name` exists.
+fn relation_exists(schema: &str, name: &str) -> bool {
+    Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
+         ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)",
+        &[schema.into(), name.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// Moves the legacy tables into `archive_schema` (phase legacy_frozen -> archived). Refuses unless
+/// the legacy tables are frozen and the validation is clean.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_archive_legacy(archive_schema: default!(&str, "'archive'")) -> String {
+    let phase = begin();
+    match phase {
+        Phase::LegacyFrozen => {}
+        Phase::Archived if self::archive_schema().as_deref() == Some(archive_schema) => {
+            return format!("already archived in schema {archive_schema}: nothing to do");
+        }
+        Phase::Archived => fail(
+            &format!(
+                "coreforge_sync: the legacy tables are archived in schema {}, not {archive_schema}",
+                self::archive_schema().unwrap_or_default()
+            ),
+            None,
+            Some(phase.hint()),
+        ),
+        Phase::SideBySide | Phase::Cutover => fail(
+            &format!("coreforge_sync: cannot archive the legacy tables in phase {phase}: they must be frozen first"),
+            Some("Archiving takes them away from any application instance still writing them."),
+            Some(if phase == Phase::Cutover {
+                "SELECT cf_freeze_legacy(); first."
+            } else {
+                "SELECT cf_cutover(); then SELECT cf_freeze_legacy(); first."
+            }),
+        ),
+        Phase::Dropped => fail("coreforge_sync: the legacy tables were already archived and dropped", None, Some(phase.hint())),
+    }
+    if archive_schema.trim().is_empty() {
+        fail("coreforge_sync: the archive schema's name must not be empty", None, Some("SELECT cf_archive_legacy('archive');"));
+    }
+    let entities = entities();
+    let v = validate(&entities);
+    let failing = v.failing_except(&[]);
+    if !failing.is_empty() {
+        fail(
+            "coreforge_sync: cannot archive while the validation fails",
+            Some(&format!(
+                "Failing checks of cf_validation_report(): {}. Archived, those rows would be only in the archive.",
+                failing.join(", ")
+            )),
+            Some("Fix them first: SELECT cf_unfreeze_legacy(); lets legacy rows be fixed or soft-deleted; SELECT * FROM cf_sync_legacy(); writes CoreForge into the legacy tables."),
+        );
+    }
+    for e in &entities {
+        if e.primary.schema == archive_schema {
+            fail(
+                &format!("coreforge_sync: {} is already in schema {archive_schema}", e.primary.display()),
+                None,
+                Some("Archive into another schema: SELECT cf_archive_legacy('legacy_archive');"),
+            );
+        }
+        if relation_exists(archive_schema, &e.primary.name) {
+            fail(
+                &format!("coreforge_sync: {archive_schema}.{} exists already", e.primary.name),
+                None,
+                Some("Move it away, or archive into another schema."),
+            );
+        }
+    }
+    Spi::run(&format!("CREATE SCHEMA IF NOT EXISTS {}", ident(archive_schema))).unwrap_or_else(|e| panic!("{e}"));
+    lock(&legacy_tables(&entities), "ACCESS EXCLUSIVE");
+    lock(&phases::cf_tables(&entities), "SHARE ROW EXCLUSIVE");
+    triggers::arm(Phase::Archived, &entities);
+    for e in &entities {
+        Spi::run(&format!("ALTER TABLE {} SET SCHEMA {}", e.primary.table(), ident(archive_schema)))
+            .unwrap_or_else(|err| panic!("{err}"));
+    }
+    state::set_setting("archive_schema", archive_schema);
+    record(
+        &format!("cf_archive_legacy({})", crate::sql::literal(archive_schema)),
+        phase,
+        Phase::Archived,
+        None,
+        false,
+        Some(&v),
+        Some(archive_schema),
+    );
+    let moved: Vec<String> = entities.iter().map(|e| format!("{archive_schema}.{}", e.primary.name)).collect();
+    format!(
+        "phase archived: {} (CoreForge writes are no longer mirrored; cf_restore_legacy() brings them back)",
+        moved.join(", ")
+    )
+}
+
+/// Moves the archived legacy tables back, brings them up to date with CoreForge, and re-arms the
+/// sync, frozen (archived -> legacy_frozen). Used by cf_restore_legacy() and cf_rollback().
+pub fn restore(from: Phase) {
+    let archive = archive_schema().expect("archived tables have an archive schema");
+    crate::compat::drop_views();
+    let archived = entities();
+    for e in &archived {
+        let home = home_schema(e.name);
+        if relation_exists(&home, &e.primary.name) {
+            fail(
+                &format!("coreforge_sync: cannot restore {}: {home}.{} exists", e.primary.display(), e.primary.name),
+                None,
+                Some("Move it away first."),
+            );
+        }
+    }
+    lock(&legacy_tables(&archived), "ACCESS EXCLUSIVE");
+    for e in &archived {
+        Spi::run(&format!("ALTER TABLE {} SET SCHEMA {}", e.primary.table(), ident(&home_schema(e.name))))
+            .unwrap_or_else(|err| panic!("{err}"));
+    }
+    state::clear_setting("archive_schema");
+    reverse::reconcile_all();
+    let restored = entities();
+    lock(&phases::cf_tables(&restored), "SHARE ROW EXCLUSIVE");
+    triggers::arm(Phase::LegacyFrozen, &restored);
+    let v = validate(&restored);
+    record("cf_restore_legacy", from, Phase::LegacyFrozen, None, false, Some(&v), Some(&archive));
+}
+
+/// Brings the archived legacy tables back (archived -> legacy_frozen): moved back, brought up to
+/// date with everything CoreForge holds, the sync re-armed. Works as long as the archive exists.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_restore_legacy() -> String {
+    let phase = begin();
+    match phase {
+        Phase::Archived => {}
+        Phase::SideBySide | Phase::Cutover | Phase::LegacyFrozen => {
+            return format!("not archived (phase {phase}): nothing to do");
+        }
+        Phase::Dropped => fail(
+            "coreforge_sync: cannot restore the legacy tables: the archive was dropped",
+            None,
+            Some(phase.hint()),
+        ),
+    }
+    restore(phase);
+    let tables: Vec<String> = entities().iter().map(|e| e.primary.display()).collect();
+    format!(
+        "phase legacy_frozen: {} restored and brought up to date with CoreForge; sync re-armed",
+        tables.join(", ")
+    )
+}
+
+/// Drops the archive (archived -> dropped) when `confirm` is the archive schema's name and the
+/// archive is older than `coreforge_sync.archive_retention`; `force` skips the retention (recorded).
+/// The id mapping tables stay.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_drop_archive(confirm: Option<&str>, force: default!(bool, false)) -> String {
+    let phase = begin();
+    match phase {
+        Phase::Archived => {}
+        Phase::Dropped => return "already dropped: nothing to do".into(),
+        _ => fail(
+            &format!("coreforge_sync: there is no archive to drop (phase {phase})"),
+            None,
+            Some(phase.hint()),
+        ),
+    }
+    let archive = archive_schema().expect("archived tables have an archive schema");
+    if confirm != Some(archive.as_str()) {
+        fail(
+            &format!("coreforge_sync: confirm with the archive schema's name, {archive}"),
+            Some("Dropping the archive deletes the legacy tables for good."),
+            Some(&format!("SELECT cf_drop_archive({});", crate::sql::literal(&archive))),
+        );
+    }
+    let retention = PgTryBuilder::new(|| {
+        Spi::get_one::<String>(
+            "SELECT pg_catalog.current_setting('coreforge_sync.archive_retention')::interval::text",
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_default()
+    })
+    .catch_others(|_| {
+        fail(
+            "coreforge_sync: coreforge_sync.archive_retention is not an interval",
+            None,
+            Some("SET coreforge_sync.archive_retention = '30 days';"),
+        )
+    })
+    .execute();
+    let (archived_at, young, droppable_at) = Spi::get_three_with_args::<String, bool, String>(
+        "SELECT at::text, at > pg_catalog.now() - $1::interval, (at + $1::interval)::text \
+         FROM coreforge_sync.phase_history WHERE to_phase = 'archived' ORDER BY id DESC LIMIT 1",
+        &[retention.clone().into()],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (archived_at, young) = (archived_at.unwrap_or_default(), young.unwrap_or(false));
+    if young && !force {
+        fail(
+            &format!(
+                "coreforge_sync: the archive is younger than coreforge_sync.archive_retention ({retention}): archived at {archived_at}"
+            ),
+            Some(&format!("It may be dropped from {}.", droppable_at.unwrap_or_default())),
+            Some(&format!(
+                "Wait, or SELECT cf_drop_archive({}, force => true); (recorded in cf_history()).",
+                crate::sql::literal(&archive)
+            )),
+        );
+    }
+    let archived = entities();
+    lock(&legacy_tables(&archived), "ACCESS EXCLUSIVE");
+    let tables: Vec<String> = archived.iter().rev().map(|e| e.primary.table()).collect();
+    Spi::run(&format!("DROP TABLE {}", tables.join(", "))).unwrap_or_else(|e| panic!("{e}"));
+    let empty = Spi::get_one_with_args::<bool>(
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_namespace n ON n.oid = d.refobjid \
+         WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND n.nspname = $1)",
+        &[archive.clone().into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if empty {
+        Spi::run(&format!("DROP SCHEMA {}", ident(&archive))).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let reason = (young && force).then(|| format!("forced: archived at {archived_at}, retention {retention}"));
+    record(
+        &format!("cf_drop_archive({}, force => {force})", crate::sql::literal(&archive)),
+        phase,
+        Phase::Dropped,
+        reason.as_deref(),
+        force,
+        None,
+        Some(&archive),
+    );
+    let shown: Vec<String> = archived.iter().map(|e| e.primary.display()).collect();
+    format!(
+        "phase dropped: {} dropped{}; the id mappings stay in coreforge_sync",
+        shown.join(", "),
+        if empty { format!(", and schema {archive}") } else { String::new() }
+    )
+}
+
+/// Whether the legacy tables are where the configuration reads them (not dropped): refuses with
+/// the phase's explanation otherwise.
+pub fn require_legacy_tables() {
+    if archive_schema().is_some() && phases::current() == Phase::Dropped {
+        fail(
+            "coreforge_sync: the legacy tables were dropped (phase dropped): there is nothing to read, compare or sync",
+            None,
+            Some(Phase::Dropped.hint()),
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! `cf_create_compat_views()`: after archiving, views named like the old legacy tables over the
+//! cf_ tables, so that code nobody migrated yet keeps reading (and, where PostgreSQL can write
+//! through a view, writing).
+//!
+//! Each view has the legacy key with its old type (through the id mappings), every mapped legacy
+//! column (value maps read backwards), and the soft-delete column (always "live"). It gets the
+//! grants the legacy table had. PostgreSQL writes through a view by itself when it reads one
+//! table and its columns are plain columns: kept uuid ids and unmapped values are; mapped ids,
+//! value maps and the soft-delete column are read-only.
+
+use crate::errors::fail;
+use crate::mapping::SoftDelete;
+use crate::phases::{self, Phase};
+use crate::sql::{ident, literal, qualified};
+use crate::{archive, reverse, state};
+use pgrx::prelude::*;
+
+/// Drops the compatibility views this extension created (before a restore, or to recreate them).
+pub fn drop_views() {
+    let Some(list) = state::setting("compat_views") else { return };
+    let views: Vec<String> = serde_json::from_str(&list).unwrap_or_default();
+    for v in views {
+        Spi::run(&format!("DROP VIEW IF EXISTS {v}")).unwrap_or_else(|e| panic!("{e}"));
+    }
+    state::clear_setting("compat_views");
+}
+
+/// Creates (or recreates) the compatibility views; one row per view: what it reads, and whether
+/// it can be inserted into and updated through.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_create_compat_views() -> TableIterator<
+    'static,
+    (name!(view, String), name!(reads, String), name!(insertable, bool), name!(updatable, bool)),
+> {
+    let phase = phases::begin();
+    if phase != Phase::Archived {
+        fail(
+            &format!("coreforge_sync: compatibility views take the legacy tables' names, which are in use in phase {phase}"),
+            Some("They are created after cf_archive_legacy() and dropped by cf_restore_legacy()."),
+            Some(phase.hint()),
+        );
+    }
+    drop_views();
+    let entities = phases::entities();
+    let mut created = Vec::new();
+    let mut rows = Vec::new();
+    for e in &entities {
+        let home = archive::home_schema(e.name);
+        let view = qualified(&home, &e.primary.name);
+        let mut cols: Vec<String> = e
+            .key
+            .iter()
+            .map(|k| format!("{} AS {}", k.legacy_of(&format!("c.{}", ident(k.cf))), ident(&k.legacy)))
+            .collect();
+        for w in reverse::written(e) {
+            let value = if w.col.inverse.is_empty() {
+                format!("c.{}", ident(w.col.cf))
+            } else {
+                reverse::back(&w, &format!("c.{}", ident(w.col.cf)))
+            };
+            cols.push(format!("{value} AS {}", ident(w.legacy)));
+        }
+        match &e.primary.soft_delete {
+            Some(SoftDelete::Timestamp(c)) => {
+                let ty = Spi::get_one_with_args::<String>(
+                    "SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute \
+                     WHERE attrelid = pg_catalog.to_regclass($1) AND attname = $2",
+                    &[e.primary.table().into(), c.as_str().into()],
+                )
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "timestamptz".into());
+                cols.push(format!("NULL::{ty} AS {}", ident(c)));
+            }
+            Some(SoftDelete::Boolean(c)) => cols.push(format!("false AS {}", ident(c))),
+            None => {}
+        }
+        Spi::run(&format!("CREATE VIEW {view} AS SELECT {} FROM {} c", cols.join(", "), e.cf_table()))
+            .unwrap_or_else(|err| panic!("{err}"));
+        Spi::run(&format!(
+            "COMMENT ON VIEW {view} IS {}",
+            literal(&format!(
+                "coreforge_sync compatibility view over {}: the archived {} as CoreForge holds it",
+                e.cf_display(),
+                e.primary.display()
+            ))
+        ))
+        .unwrap_or_else(|err| panic!("{err}"));
+        copy_grants(&e.primary.table(), &view);
+        let (insertable, updatable) = Spi::get_two_with_args::<bool, bool>(
+            "SELECT is_insertable_into = 'YES', is_updatable = 'YES' FROM information_schema.views \
+             WHERE table_schema = $1 AND table_name = $2",
+            &[home.as_str().into(), e.primary.name.as_str().into()],
+        )
+        .unwrap_or((None, None));
+        rows.push((
+            format!("{home}.{}", e.primary.name),
+            e.cf_display(),
+            insertable.unwrap_or(false),
+            updatable.unwrap_or(false),
+        ));
+        created.push(view);
+    }
+    state::set_setting("compat_views", &serde_json::to_string(&created).expect("a list of names"));
+    TableIterator::new(rows)
+}
+
+/// Gives `view` the privileges on `table` (SELECT, INSERT, UPDATE, DELETE) of every role but the owner.
+fn copy_grants(table: &str, view: &str) {
+    let grants: Vec<(String, String)> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' \
+                        ELSE pg_catalog.quote_ident(r.rolname) END \
+                 FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a \
+                 LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee \
+                 WHERE c.oid = pg_catalog.to_regclass($1) AND a.grantee <> c.relowner \
+                   AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')",
+                None,
+                &[table.into()],
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(|r| Some((r.get::<String>(1).ok().flatten()?, r.get::<String>(2).ok().flatten()?)))
+            .collect()
+    });
+    for (privilege, grantee) in grants {
+        Spi::run(&format!("GRANT {privilege} ON {view} TO {grantee}")).unwrap_or_else(|e| panic!("{e}"));
+    }
+}

@@ -1,0 +1,368 @@
+//! The reverse sync: CoreForge back into the legacy tables, from cutover on (see `phases.rs`).
+//!
+//! The statements here are the mirror statement of `mirror.rs` read backwards. A cf_ row becomes
+//! the legacy row whose projection equals it:
+//! - its legacy key: the same uuid for kept ids, the id mapping's `old_id` for mapped ones (a row
+//!   born in CoreForge first gets a new legacy id from the legacy id column's default or identity,
+//!   or its own id as text, and its mapping); a membership's key is its (user, organization) pair;
+//! - each mapped column written back through the value map read backwards, and only when the
+//!   legacy value does not already project to the CoreForge value (so `''` stays `''` where
+//!   CoreForge holds NULL, `basic` stays `basic` where CoreForge holds `starter`, an old md5 hash
+//!   stays where CoreForge holds none): a legacy row is written only when it says something else;
+//! - a removed cf_ row soft-deletes its legacy row where the legacy table has a soft-delete rule,
+//!   and deletes it otherwise.
+//!
+//! The triggers run [`statement`] over a statement's transition tables; the reverse backfill
+//! ([`reconcile`], `cf_sync_legacy()`) runs the same pieces over whole tables.
+
+use crate::backfill::execute;
+use crate::errors::fail;
+use crate::mapping::{Col, Entity, ParentCheck, SoftDelete, ENTITY_NAMES};
+use crate::mirror::{Counts, NEW_TABLE, OLD_TABLE};
+use crate::sql::{ident, literal};
+use crate::{catalog, guard, phases, state};
+use pgrx::prelude::*;
+
+/// A legacy column the reverse sync writes: the cf_ column it comes from, and its type (without
+/// a length: the assignment checks the length, an explicit cast would cut the value).
+pub struct Written<'a> {
+    pub col: &'a Col,
+    pub legacy: &'a str,
+    pub ty: String,
+}
+
+pub fn written(e: &Entity) -> Vec<Written<'_>> {
+    let types: Vec<(String, String)> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT attname::text, pg_catalog.format_type(atttypid, NULL) FROM pg_catalog.pg_attribute \
+                 WHERE attrelid = pg_catalog.to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+                None,
+                &[e.primary.table().into()],
+            )
+            .expect("read pg_attribute")
+            .filter_map(|r| Some((r.get::<String>(1).ok().flatten()?, r.get::<String>(2).ok().flatten()?)))
+            .collect()
+    });
+    let soft = match &e.primary.soft_delete {
+        Some(SoftDelete::Timestamp(c) | SoftDelete::Boolean(c)) => Some(c.as_str()),
+        None => None,
+    };
+    let mut out: Vec<Written> = Vec::new();
+    for col in &e.columns {
+        let Some(legacy) = col.legacy.as_deref() else { continue };
+        if e.key.iter().any(|k| k.legacy == legacy) || soft == Some(legacy) || out.iter().any(|w| w.legacy == legacy)
+        {
+            continue;
+        }
+        let ty = types.iter().find(|(n, _)| n == legacy).map(|(_, t)| t.clone()).unwrap_or_else(|| "text".into());
+        out.push(Written { col, legacy, ty });
+    }
+    out
+}
+
+/// The legacy value of the CoreForge value `v` of `w`'s column.
+pub fn back(w: &Written, v: &str) -> String {
+    if w.col.inverse.is_empty() {
+        return format!("({v})::{}", w.ty);
+    }
+    let whens: String = w
+        .col
+        .inverse
+        .iter()
+        .map(|(cf, legacy)| format!(" WHEN {} THEN {}", literal(cf), literal(legacy)))
+        .collect();
+    format!("(CASE ({v})::text{whens} ELSE ({v})::text END)::{}", w.ty)
+}
+
+/// The legacy key columns of the cf_ row `alias`, named `k1`, `k2`.
+fn legacy_keys_of(e: &Entity, alias: &str) -> String {
+    e.key
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{} AS k{}", k.legacy_of(&format!("{alias}.{}", ident(k.cf))), i + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `a."id" = g.k1` (and `a."tenant_id" = g.k2`).
+fn legacy_key_match(e: &Entity, a: &str, g: &str) -> String {
+    e.key
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{a}.{} = {g}.k{}", ident(&k.legacy), i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The expression of a new legacy id for a row born in CoreForge (mapped ids only): the id
+/// column's default or identity, else the CoreForge id itself where the column takes text.
+/// None when there is no way (`cf_cutover` refuses then).
+fn new_legacy_id(e: &Entity, cf_id: &str) -> Option<String> {
+    let p = &e.primary;
+    let id = p.id.as_deref()?;
+    catalog::new_value(&p.schema, &p.name, id).or_else(|| {
+        ["text", "character varying", "uuid"]
+            .contains(&p.id_type.as_str())
+            .then(|| format!("({cf_id})::text::{}", p.id_type))
+    })
+}
+
+/// `INSERT INTO <mapping> ...`: legacy ids for the cf_ rows of `rel` that have none (users and
+/// organizations with mapped ids). A new id already taken, by a legacy row or a mapping, is an
+/// error (e.g. a sequence behind the table's ids): writing back into someone else's row is not
+/// an option.
+pub fn assign_statement(e: &Entity, rel: &str) -> Option<String> {
+    let p = &e.primary;
+    let (Some(map), Some(id)) = (&p.map, &p.id) else { return None };
+    let fresh = new_legacy_id(e, "c.id")?;
+    Some(format!(
+        "INSERT INTO {map} (old_id, new_id) SELECT n.old_id, n.new_id FROM \
+           (SELECT {fresh} AS old_id, c.id AS new_id FROM {rel} c \
+             WHERE NOT EXISTS (SELECT 1 FROM {map} mp WHERE mp.new_id = c.id) OFFSET 0) n \
+         WHERE CASE WHEN EXISTS (SELECT 1 FROM {table} l WHERE l.{id} = n.old_id) \
+                      OR EXISTS (SELECT 1 FROM {map} mp WHERE mp.old_id = n.old_id) \
+               THEN coreforge_sync.legacy_id_taken({shown}, n.old_id::text) ELSE true END",
+        table = p.table(),
+        id = ident(id),
+        shown = literal(&format!("{}.{}", p.display(), id)),
+    ))
+}
+
+/// CTEs `rv_up` (update) and `rv_ins` (insert) writing the cf_ rows of `rel` into the legacy
+/// table, and `rv_clr`, which drops the rejects of the legacy rows they wrote.
+fn upsert_ctes(e: &Entity, rel: &str) -> Vec<String> {
+    let a = e.primary.alias;
+    let table = e.primary.table();
+    let cols = written(e);
+    let values: Vec<String> =
+        cols.iter().enumerate().map(|(i, w)| format!("c.{} AS v{}", ident(w.col.cf), i + 1)).collect();
+    let src = format!(
+        "rv_src AS MATERIALIZED (SELECT {}{}{} FROM {rel} c)",
+        legacy_keys_of(e, "c"),
+        if values.is_empty() { "" } else { ", " },
+        values.join(", ")
+    );
+    let mut sets: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            format!(
+                "{lc} = CASE WHEN {fwd} IS NOT DISTINCT FROM s.v{n} THEN {a}.{lc} ELSE {back} END",
+                lc = ident(w.legacy),
+                fwd = w.col.expr,
+                n = i + 1,
+                back = back(w, &format!("s.v{}", i + 1)),
+            )
+        })
+        .collect();
+    match &e.primary.soft_delete {
+        Some(SoftDelete::Timestamp(c)) => sets.push(format!("{} = NULL", ident(c))),
+        Some(SoftDelete::Boolean(c)) => {
+            sets.push(format!("{0} = CASE WHEN {a}.{0} THEN false ELSE {a}.{0} END", ident(c)))
+        }
+        None => {}
+    }
+    let fwd_row: Vec<&str> = cols.iter().map(|w| w.col.expr.as_str()).collect();
+    let cf_row: Vec<String> = (1..=cols.len()).map(|n| format!("s.v{n}")).collect();
+    let differs = if cols.is_empty() {
+        "false".to_string()
+    } else {
+        format!("ROW({}) IS DISTINCT FROM ROW({})", fwd_row.join(", "), cf_row.join(", "))
+    };
+    // Nothing to set (no mapped column, no soft delete): the key itself.
+    if sets.is_empty() {
+        sets.push(format!("{0} = {a}.{0}", ident(&e.key[0].legacy)));
+    }
+    let key_names: Vec<String> = e
+        .key
+        .iter()
+        .map(|k| ident(&k.legacy))
+        .chain(cols.iter().map(|w| ident(w.legacy)))
+        .collect();
+    let key_values: Vec<String> = (1..=e.key.len())
+        .map(|n| format!("s.k{n}"))
+        .chain(cols.iter().enumerate().map(|(i, w)| back(w, &format!("s.v{}", i + 1))))
+        .collect();
+    vec![
+        src,
+        format!(
+            "rv_up AS (UPDATE {table} {a} SET {sets} FROM rv_src s WHERE {matched} \
+             AND (NOT ({live}) OR {differs}) RETURNING {key_text} AS legacy_id)",
+            sets = sets.join(", "),
+            matched = legacy_key_match(e, a, "s"),
+            live = e.primary.live(a),
+            key_text = e.legacy_key_text(a),
+        ),
+        format!(
+            "rv_ins AS (INSERT INTO {table} AS {a} ({names}) OVERRIDING SYSTEM VALUE SELECT {vals} FROM rv_src s \
+             WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {matched}) RETURNING {key_text} AS legacy_id)",
+            names = key_names.join(", "),
+            vals = key_values.join(", "),
+            matched = legacy_key_match(e, "x", "s"),
+            key_text = e.legacy_key_text(a),
+        ),
+        format!(
+            "rv_clr AS (DELETE FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.legacy_id IN \
+             (SELECT legacy_id FROM rv_up UNION ALL SELECT legacy_id FROM rv_ins))",
+            literal(e.name)
+        ),
+    ]
+}
+
+/// CTE `rv_del`: the legacy rows whose keys `gone` returns (as `k1`, `k2`) soft-deleted, or
+/// deleted where the legacy table has no soft-delete rule.
+fn removal_cte(e: &Entity, gone: &str) -> String {
+    let a = e.primary.alias;
+    let table = e.primary.table();
+    let matched = legacy_key_match(e, a, "g");
+    match &e.primary.soft_delete {
+        Some(sd) => {
+            let set = match sd {
+                SoftDelete::Timestamp(c) => format!("{} = pg_catalog.now()", ident(c)),
+                SoftDelete::Boolean(c) => format!("{} = true", ident(c)),
+            };
+            format!(
+                "rv_del AS (UPDATE {table} {a} SET {set} FROM ({gone}) g WHERE {matched} AND {} RETURNING 1)",
+                e.primary.live(a)
+            )
+        }
+        None => format!("rv_del AS (DELETE FROM {table} {a} USING ({gone}) g WHERE {matched} RETURNING 1)"),
+    }
+}
+
+/// `WITH <ctes> SELECT inserted, updated, deleted, 0`: the shape `backfill::execute` reads.
+fn counted(ctes: Vec<String>, ins: bool, del: bool) -> String {
+    let count = |on: bool, cte: &str| {
+        if on {
+            format!("(SELECT pg_catalog.count(*) FROM {cte})")
+        } else {
+            "0::bigint".to_string()
+        }
+    };
+    format!(
+        "WITH {} SELECT {}, {}, {}, 0::bigint",
+        ctes.join(", "),
+        count(ins, "rv_ins"),
+        count(ins, "rv_up"),
+        count(del, "rv_del")
+    )
+}
+
+/// The reverse mirror of one statement on a cf_ table, over its transition tables: the new rows
+/// written back, the keys the statement removed (old keys no new row has) removed.
+pub fn statement(e: &Entity, old: bool, new: bool) -> String {
+    let mut ctes = Vec::new();
+    if new {
+        ctes.extend(upsert_ctes(e, NEW_TABLE));
+    }
+    if old {
+        let same_key: Vec<String> = e.key.iter().map(|k| format!("n.{0} = o.{0}", ident(k.cf))).collect();
+        let not_kept = if new {
+            format!(" WHERE NOT EXISTS (SELECT 1 FROM {NEW_TABLE} n WHERE {})", same_key.join(" AND "))
+        } else {
+            String::new()
+        };
+        ctes.push(removal_cte(e, &format!("SELECT {} FROM {OLD_TABLE} o{not_kept}", legacy_keys_of(e, "o"))));
+    }
+    counted(ctes, new, old)
+}
+
+/// Writes every cf_ row of `e` into the legacy table (after giving rows born in CoreForge their
+/// legacy ids). The first half of the reverse backfill.
+pub fn copy_back(e: &Entity) -> Counts {
+    if let Some(assign) = assign_statement(e, &e.cf_table()) {
+        Spi::run(&assign).unwrap_or_else(|err| panic!("{err}"));
+    }
+    execute(&counted(upsert_ctes(e, &e.cf_table()), true, false), &[])
+}
+
+/// Removes the live legacy rows of `e` that CoreForge no longer holds: rows that would be mirrored
+/// (no problem of their own, not rejected) and have no cf_ row. Rejected rows were never in
+/// CoreForge, so they stay. The second half of the reverse backfill, run dependents first.
+pub fn remove_back(e: &Entity) -> Counts {
+    let a = e.primary.alias;
+    let keys: Vec<String> =
+        e.key.iter().enumerate().map(|(i, k)| format!("{a}.{} AS k{}", ident(&k.legacy), i + 1)).collect();
+    let gone = format!(
+        "SELECT {keys} FROM {from} WHERE {live} AND {problem} IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects r WHERE r.entity = {name} AND r.legacy_id = {key_text}) \
+         AND NOT EXISTS (SELECT 1 FROM {cf} c WHERE {join})",
+        keys = keys.join(", "),
+        from = e.from(false),
+        live = e.live(),
+        problem = e.problem(ParentCheck::Lookup),
+        name = literal(e.name),
+        key_text = e.legacy_key_text(a),
+        cf = e.cf_table(),
+        join = e.key_join("c"),
+    );
+    execute(&counted(vec![removal_cte(e, &gone)], false, true), &[])
+}
+
+/// The reverse backfill of every entity: copies in dependency order, removals in the reverse.
+pub fn reconcile_all() -> Vec<(String, Counts)> {
+    let entities = crate::mapping::all(&state::cf_schema());
+    entities.iter().for_each(catalog::check_entity);
+    guard::mirroring(|| {
+        let mut counts: Vec<Counts> = entities.iter().map(copy_back).collect();
+        for (i, e) in entities.iter().enumerate().rev() {
+            counts[i].add(remove_back(e));
+        }
+        ENTITY_NAMES.iter().map(|n| n.to_string()).zip(counts).collect()
+    })
+}
+
+/// What keeps the legacy tables from taking every CoreForge row: NOT NULL columns the reverse sync
+/// does not write and that have no default, and mapped ids with no way to make a new one.
+pub fn problems(entities: &[Entity]) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in entities {
+        let p = &e.primary;
+        let cols = written(e);
+        let filled: Vec<&str> =
+            e.key.iter().map(|k| k.legacy.as_str()).chain(cols.iter().map(|w| w.legacy)).collect();
+        for c in catalog::required_columns(&p.schema, &p.name) {
+            if !filled.contains(&c.as_str()) {
+                out.push(format!(
+                    "{}.{} is NOT NULL without a default, and no CoreForge column is mapped to it",
+                    p.display(),
+                    c
+                ));
+            }
+        }
+        if p.map.is_some() && new_legacy_id(e, "c.id").is_none() {
+            out.push(format!(
+                "{}.{} ({}) has no default: rows created in CoreForge would have no legacy id",
+                p.display(),
+                p.id.as_deref().unwrap_or("id"),
+                p.id_type
+            ));
+        }
+    }
+    out
+}
+
+/// Brings the legacy tables up to date with CoreForge (phases cutover and legacy_frozen): writes
+/// back every cf_ row that differs, and soft-deletes (or deletes) the legacy rows CoreForge no
+/// longer holds. One row per entity. A second run writes nothing.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_sync_legacy() -> TableIterator<
+    'static,
+    (name!(entity, String), name!(inserted, i64), name!(updated, i64), name!(deleted, i64)),
+> {
+    let phase = phases::current();
+    if !matches!(phase, phases::Phase::Cutover | phases::Phase::LegacyFrozen) {
+        fail(
+            &format!("coreforge_sync: cf_sync_legacy() writes CoreForge into the legacy tables, and the phase is {phase}"),
+            Some("Only from cutover on is CoreForge the source of truth; before it, the legacy tables are."),
+            Some(phase.hint()),
+        );
+    }
+    let rows: Vec<_> = reconcile_all()
+        .into_iter()
+        .map(|(name, c)| (name, c.inserted, c.updated, c.deleted))
+        .collect();
+    TableIterator::new(rows)
+}
