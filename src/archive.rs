@@ -116,7 +116,16 @@ fn cf_archive_legacy(archive_schema: default!(&str, "'archive'")) -> String {
             );
         }
     }
-    Spi::run(&format!("CREATE SCHEMA IF NOT EXISTS {}", ident(archive_schema))).unwrap_or_else(|e| panic!("{e}"));
+    if Spi::get_one_with_args::<bool>(
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+        &[archive_schema.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+    {
+        Spi::run(&format!("CREATE SCHEMA {}", ident(archive_schema))).unwrap_or_else(|e| panic!("{e}"));
+    }
     lock(&legacy_tables(&entities), "ACCESS EXCLUSIVE");
     lock(&phases::cf_tables(&entities), "SHARE ROW EXCLUSIVE");
     triggers::arm(Phase::Archived, &entities);
@@ -220,34 +229,41 @@ fn cf_drop_archive(confirm: Option<&str>, force: default!(bool, false)) -> Strin
             Some(&format!("SELECT cf_drop_archive({});", crate::sql::literal(&archive))),
         );
     }
-    let retention = PgTryBuilder::new(|| {
-        Spi::get_one::<String>(
-            "SELECT pg_catalog.current_setting('coreforge_sync.archive_retention')::interval::text",
+    let retention = Spi::get_one::<String>("SELECT pg_catalog.current_setting('coreforge_sync.archive_retention')")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let young = PgTryBuilder::new(|| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT at > pg_catalog.now() - $1::interval FROM coreforge_sync.phase_history \
+             WHERE to_phase = 'archived' ORDER BY id DESC LIMIT 1",
+            &[retention.clone().into()],
         )
         .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_default()
+        .unwrap_or(false)
     })
-    .catch_others(|_| {
+    .catch_when(PgSqlErrorCode::ERRCODE_INVALID_DATETIME_FORMAT, |_| {
         fail(
-            "coreforge_sync: coreforge_sync.archive_retention is not an interval",
+            &format!("coreforge_sync: coreforge_sync.archive_retention is not an interval: {retention}"),
             None,
             Some("SET coreforge_sync.archive_retention = '30 days';"),
         )
     })
     .execute();
-    let (archived_at, young, droppable_at) = Spi::get_three_with_args::<String, bool, String>(
-        "SELECT at::text, at > pg_catalog.now() - $1::interval, (at + $1::interval)::text \
-         FROM coreforge_sync.phase_history WHERE to_phase = 'archived' ORDER BY id DESC LIMIT 1",
+    let (archived_at, droppable_at) = Spi::get_two_with_args::<String, String>(
+        "SELECT at::text, (at + $1::interval)::text FROM coreforge_sync.phase_history \
+         WHERE to_phase = 'archived' ORDER BY id DESC LIMIT 1",
         &[retention.clone().into()],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let (archived_at, young) = (archived_at.unwrap_or_default(), young.unwrap_or(false));
+    let archived_at = archived_at.unwrap_or_default();
     if young && !force {
         fail(
-            &format!(
-                "coreforge_sync: the archive is younger than coreforge_sync.archive_retention ({retention}): archived at {archived_at}"
-            ),
-            Some(&format!("It may be dropped from {}.", droppable_at.unwrap_or_default())),
+            &format!("coreforge_sync: the archive is younger than coreforge_sync.archive_retention ({retention})"),
+            Some(&format!(
+                "Archived at {archived_at}; it may be dropped from {}.",
+                droppable_at.unwrap_or_default()
+            )),
             Some(&format!(
                 "Wait, or SELECT cf_drop_archive({}, force => true); (recorded in cf_history()).",
                 crate::sql::literal(&archive)
@@ -269,7 +285,7 @@ fn cf_drop_archive(confirm: Option<&str>, force: default!(bool, false)) -> Strin
     if empty {
         Spi::run(&format!("DROP SCHEMA {}", ident(&archive))).unwrap_or_else(|e| panic!("{e}"));
     }
-    let reason = (young && force).then(|| format!("forced: archived at {archived_at}, retention {retention}"));
+    let reason = (young && force).then(|| format!("forced within the retention period ({retention})"));
     record(
         &format!("cf_drop_archive({}, force => {force})", crate::sql::literal(&archive)),
         phase,

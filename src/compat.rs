@@ -25,13 +25,13 @@ pub fn drop_views() {
     state::clear_setting("compat_views");
 }
 
-/// Creates (or recreates) the compatibility views; one row per view: what it reads, and whether
-/// it can be inserted into and updated through.
+/// Creates (or recreates) the compatibility views; one row per view: what it reads, and which of
+/// its columns PostgreSQL can write through (INSERT and UPDATE; DELETE works on every view).
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_create_compat_views() -> TableIterator<
     'static,
-    (name!(view, String), name!(reads, String), name!(insertable, bool), name!(updatable, bool)),
+    (name!(view, String), name!(reads, String), name!(writable, String), name!(read_only, String)),
 > {
     let phase = phases::begin();
     if phase != Phase::Archived {
@@ -88,17 +88,20 @@ fn cf_create_compat_views() -> TableIterator<
         ))
         .unwrap_or_else(|err| panic!("{err}"));
         copy_grants(&e.primary.table(), &view);
-        let (insertable, updatable) = Spi::get_two_with_args::<bool, bool>(
-            "SELECT is_insertable_into = 'YES', is_updatable = 'YES' FROM information_schema.views \
-             WHERE table_schema = $1 AND table_name = $2",
+        let (writable, read_only) = Spi::get_two_with_args::<String, String>(
+            "SELECT pg_catalog.string_agg(column_name::text, ', ' ORDER BY ordinal_position) \
+                      FILTER (WHERE is_updatable = 'YES'), \
+                    pg_catalog.string_agg(column_name::text, ', ' ORDER BY ordinal_position) \
+                      FILTER (WHERE is_updatable = 'NO') \
+             FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
             &[home.as_str().into(), e.primary.name.as_str().into()],
         )
         .unwrap_or((None, None));
         rows.push((
             format!("{home}.{}", e.primary.name),
             e.cf_display(),
-            insertable.unwrap_or(false),
-            updatable.unwrap_or(false),
+            writable.unwrap_or_default(),
+            read_only.unwrap_or_default(),
         ));
         created.push(view);
     }

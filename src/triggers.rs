@@ -356,6 +356,18 @@ fn cf_disable_sync() -> String {
     format!("sync disabled: {}", tables.join(", "))
 }
 
+/// Runs a trigger's statement: with the backend's kept plan for `key`, or planned afresh for a
+/// statement of more than [`KEPT_PLAN_MAX_ROWS`] rows.
+fn run_statement(client: &mut SpiClient<'_>, key: Key, rows: i64, sql: &dyn Fn() -> String) {
+    if rows > KEPT_PLAN_MAX_ROWS {
+        client.update(sql().as_str(), None, &[]).unwrap_or_else(|err| panic!("{err}"));
+    } else {
+        with_plan(client, key, sql, |client, plan| {
+            client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
+        });
+    }
+}
+
 /// The (entity, cf_ schema, generation) arguments of a forward or reverse trigger.
 fn trigger_target(trigger: &PgTrigger<'_>) -> Result<Target, PgTriggerError> {
     let args = trigger.extra_args()?;
@@ -446,13 +458,7 @@ fn mirror_trigger<'a>(
         }
         let scope = Scope::Statement { old, new, remove, cascade, clear };
         let run = |client: &mut SpiClient<'_>, plan: Plan, sql: &dyn Fn() -> String| {
-            if rows > KEPT_PLAN_MAX_ROWS {
-                client.update(sql().as_str(), None, &[]).unwrap_or_else(|err| panic!("{err}"));
-            } else {
-                with_plan(client, key(plan), sql, |client, plan| {
-                    client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
-                });
-            }
+            run_statement(client, key(plan), rows, sql)
         };
         // New legacy ids get their CoreForge ids (mapped ids only); then the locks (they may wait
         // for other writers); then the mirror statement, whose fresh snapshot sees the newest
@@ -511,13 +517,7 @@ fn reverse_trigger<'a>(
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
         let key = |plan| Key { target: target.clone(), plan };
         let run = |client: &mut SpiClient<'_>, plan: Plan, sql: &dyn Fn() -> String| {
-            if rows > KEPT_PLAN_MAX_ROWS {
-                client.update(sql().as_str(), None, &[]).unwrap_or_else(|err| panic!("{err}"));
-            } else {
-                with_plan(client, key(plan), sql, |client, plan| {
-                    client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
-                });
-            }
+            run_statement(client, key(plan), rows, sql)
         };
         if new {
             if let Some(assign) = reverse::assign_statement(&e, NEW_TABLE) {
