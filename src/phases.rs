@@ -105,8 +105,8 @@ pub fn begin() -> Phase {
 
 /// Locks `tables` in `mode`, each within `lock_timeout`; a table the application holds longer is
 /// a refusal that names it (nothing was changed: the transaction is rolled back).
-pub fn lock(tables: &[String], mode: &str) {
-    for table in tables {
+pub fn lock(tables: &[(String, String)], mode: &str) {
+    for (table, shown) in tables {
         let sql = format!("LOCK TABLE {table} IN {mode} MODE");
         PgTryBuilder::new(|| Spi::run(&sql).unwrap_or_else(|e| panic!("{e}")))
             .catch_when(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| {
@@ -115,7 +115,7 @@ pub fn lock(tables: &[String], mode: &str) {
                     .flatten()
                     .unwrap_or_default();
                 fail(
-                    &format!("coreforge_sync: could not lock {table} within lock_timeout ({timeout})"),
+                    &format!("coreforge_sync: could not lock {shown} within lock_timeout ({timeout})"),
                     Some("Application transactions hold it; nothing was changed."),
                     Some("Try again when they are done (long transactions: see pg_stat_activity)."),
                 )
@@ -124,14 +124,14 @@ pub fn lock(tables: &[String], mode: &str) {
     }
 }
 
-/// The legacy tables of `entities` (as SQL names).
-pub fn legacy_tables(entities: &[Entity]) -> Vec<String> {
-    entities.iter().map(|e| e.primary.table()).collect()
+/// The legacy tables of `entities`: (SQL name, as shown).
+pub fn legacy_tables(entities: &[Entity]) -> Vec<(String, String)> {
+    entities.iter().map(|e| (e.primary.table(), e.primary.display())).collect()
 }
 
-/// The cf_ tables of `entities` (as SQL names).
-pub fn cf_tables(entities: &[Entity]) -> Vec<String> {
-    entities.iter().map(|e| e.cf_table()).collect()
+/// The cf_ tables of `entities`: (SQL name, as shown).
+pub fn cf_tables(entities: &[Entity]) -> Vec<(String, String)> {
+    entities.iter().map(|e| (e.cf_table(), e.cf_display())).collect()
 }
 
 /// The validation of this moment: the failing checks, and the summary recorded in the history.
