@@ -281,11 +281,16 @@ pub fn copy_back(e: &Entity) -> Counts {
 /// (no problem of their own, not rejected) and have no cf_ row. Rejected rows were never in
 /// CoreForge, so they stay. The second half of the reverse backfill, run dependents first.
 pub fn remove_back(e: &Entity) -> Counts {
+    execute(&remove_back_statement(e, "true"), &[])
+}
+
+/// The statement of [`remove_back`] for the legacy rows of `e` that pass `filter` (over its aliases).
+fn remove_back_statement(e: &Entity, filter: &str) -> String {
     let a = e.primary.alias;
     let keys: Vec<String> =
         e.key.iter().enumerate().map(|(i, k)| format!("{a}.{} AS k{}", ident(&k.legacy), i + 1)).collect();
     let gone = format!(
-        "SELECT {keys} FROM {from} WHERE {live} AND {problem} IS NULL \
+        "SELECT {keys} FROM {from} WHERE {live} AND {filter} AND {problem} IS NULL \
          AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects r WHERE r.entity = {name} AND r.legacy_id = {key_text}) \
          AND NOT EXISTS (SELECT 1 FROM {cf} c WHERE {join})",
         keys = keys.join(", "),
@@ -297,7 +302,21 @@ pub fn remove_back(e: &Entity) -> Counts {
         cf = e.cf_table(),
         join = e.key_join("c"),
     );
-    execute(&counted(vec![removal_cte(e, &gone)], false, true), &[])
+    counted(vec![removal_cte(e, &gone)], false, true)
+}
+
+/// A row inserted in CoreForge whose legacy row was soft-deleted brings that row back to life, and
+/// with it the legacy memberships it still had. CoreForge's new row has none of them: they go
+/// (`dependent` is the memberships entity, `rel` holds the inserted cf_ rows of `parent`).
+pub fn revived_dependents_statement(dependent: &Entity, parent: &Entity, rel: &str) -> Option<String> {
+    let p = dependent.parent(parent.name)?;
+    let filter = format!(
+        "{}.{} IN (SELECT {} FROM {rel} c)",
+        dependent.primary.alias,
+        ident(&p.fk_legacy),
+        parent.key[0].legacy_of("c.id")
+    );
+    Some(remove_back_statement(dependent, &filter))
 }
 
 /// The reverse backfill of every entity: copies in dependency order, removals in the reverse.

@@ -359,4 +359,108 @@ mod tests {
         assert!(most_rejects > 0, "the run made rejects");
         assert!(most_memberships > 0, "the run made memberships");
     }
+
+    /// The checks of cf_validation_report() that fail, as `entity.check=n`, and the rows behind them.
+    fn failing_checks() -> Vec<String> {
+        Spi::connect(|c| {
+            c.select(
+                "SELECT entity || '.' || check_name || '=' || discrepancies FROM cf_validation_report() \
+                 WHERE status = 'fail' \
+                 UNION ALL SELECT 'missing ' || e || ': ' || key || ' ' || reason \
+                   FROM unnest(ARRAY['users', 'organizations', 'memberships']) e, cf_missing(e) \
+                 UNION ALL SELECT 'extra ' || e || ': ' || key FROM unnest(ARRAY['users', 'organizations', 'memberships']) e, cf_extra(e)",
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|r| r.get::<String>(1).unwrap().unwrap())
+            .collect()
+        })
+    }
+
+    fn cf_user_id(n: u64) -> String {
+        format!("c0000000-0000-0000-0000-{n:012}")
+    }
+    fn cf_org_id(n: u64) -> String {
+        format!("d0000000-0000-0000-0000-{n:012}")
+    }
+
+    /// One random write of the new application, to the cf_ tables: signups, renames, deletions
+    /// (memberships first: CoreForge's foreign keys), organizations, joins, role changes. Rows
+    /// born in CoreForge have ids of their own (c..., d...); updates and deletes reach any row.
+    fn random_cf_write(rng: &mut Rng, serial: &mut u64) -> String {
+        let any_user = if rng.below(2) == 0 { user_id(rng.below(40) + 1) } else { cf_user_id(rng.below(20) + 1) };
+        let any_org = if rng.below(2) == 0 { tenant_id(rng.below(8) + 1) } else { cf_org_id(rng.below(5) + 1) };
+        match rng.below(10) {
+            0 | 1 => {
+                *serial += 1;
+                format!(
+                    "INSERT INTO cf_users (id, email, name, avatar_url) VALUES ('{}', 'c{serial}@example.com', 'Cy {serial}', {}) ON CONFLICT DO NOTHING",
+                    cf_user_id(rng.below(20) + 1),
+                    optional(rng, "https://img.example/c.png").replace("''", "NULL")
+                )
+            }
+            2 => format!("UPDATE cf_users SET name = name || '+', updated_at = now() WHERE id = '{any_user}'"),
+            3 => format!(
+                "DELETE FROM cf_memberships WHERE user_id = '{any_user}'; DELETE FROM cf_users WHERE id = '{any_user}'"
+            ),
+            4 => {
+                *serial += 1;
+                format!(
+                    "INSERT INTO cf_organizations (id, name, slug, plan) VALUES ('{}', 'CF Org {serial}', 'cf-org-{serial}', '{}') ON CONFLICT DO NOTHING",
+                    cf_org_id(rng.below(5) + 1),
+                    ["free", "starter", "pro", "enterprise"][rng.below(4) as usize]
+                )
+            }
+            5 => format!("UPDATE cf_organizations SET plan = 'pro', name = name || '+' WHERE id = '{any_org}'"),
+            6 => format!(
+                "DELETE FROM cf_memberships WHERE organization_id = '{any_org}'; DELETE FROM cf_organizations WHERE id = '{any_org}'"
+            ),
+            7 | 8 => format!(
+                "INSERT INTO cf_memberships (user_id, organization_id, role) SELECT u.id, o.id, 'member' \
+                 FROM cf_users u, cf_organizations o WHERE u.id = '{any_user}' AND o.id = '{any_org}' ON CONFLICT DO NOTHING"
+            ),
+            _ => format!("UPDATE cf_memberships SET role = 'owner' WHERE organization_id = '{any_org}'"),
+        }
+    }
+
+    /// Cutover with both applications writing: after any mix of legacy and CoreForge writes, both
+    /// sides agree (the validation is clean; users and organizations also match the oracle), the
+    /// reverse backfill has nothing to do, and after a rollback neither has the forward one.
+    #[pg_test]
+    fn random_writes_on_both_sides_during_cutover() {
+        setup();
+        Spi::run("SELECT cf_enable_sync()").unwrap();
+        random_run(17, 200, 1000);
+        Spi::run("SELECT * FROM cf_sync_all()").unwrap();
+        Spi::run("SELECT cf_cutover()").unwrap();
+        let mut cf_born = 0;
+        for seed in [4, 9, 16, 25] {
+            let mut rng = Rng(seed);
+            let mut serial = seed * 100_000;
+            for i in 1..=300 {
+                let sql =
+                    if rng.below(2) == 0 { random_write(&mut rng, &mut serial) } else { random_cf_write(&mut rng, &mut serial) };
+                Spi::run(&sql).unwrap_or_else(|e| panic!("seed {seed}, write {i}: {sql}: {e}"));
+                if i % 10 == 0 {
+                    let failing = failing_checks();
+                    assert!(failing.is_empty(), "seed {seed}, write {i} ({sql}): {failing:?}");
+                    for (entity, n) in differences() {
+                        if entity != "memberships" {
+                            assert_eq!(n, 0, "{entity}: {n} rows differ from the oracle, seed {seed}, write {i}: {sql}");
+                        }
+                    }
+                }
+            }
+            let written = count("SELECT sum(inserted + updated + deleted)::bigint FROM cf_sync_legacy()");
+            assert_eq!(written, 0, "seed {seed}: the reverse backfill after the writes changed {written} rows");
+            cf_born = cf_born.max(count(
+                "SELECT count(*) FROM users WHERE id::text LIKE 'c%' AND deleted_at IS NULL",
+            ));
+        }
+        assert!(cf_born > 0, "the run made users in CoreForge");
+        Spi::run("SELECT cf_rollback()").unwrap();
+        let written = count("SELECT sum(inserted + updated + deleted)::bigint FROM cf_sync_all()");
+        assert_eq!(written, 0, "after the rollback, a backfill from the legacy tables changed {written} rows");
+    }
 }

@@ -155,6 +155,7 @@ enum Plan {
     Mirror(Scope, OnError),
     ReverseAssign,
     Reverse { old: bool, new: bool },
+    ReverseRevived,
 }
 
 thread_local! {
@@ -525,6 +526,14 @@ fn reverse_trigger<'a>(
             }
         }
         run(client, Plan::Reverse { old, new }, &|| reverse::statement(&e, old, new));
+        // Only an insert can bring a soft-deleted legacy row back (an update finds no cf_ row
+        // whose legacy row is soft-deleted: the forward mirror removed it).
+        if new && !old && e.name != "memberships" {
+            let memberships = target_entity(&Target { entity: "memberships".into(), ..target.clone() });
+            if let Some(sql) = reverse::revived_dependents_statement(&memberships, &e, NEW_TABLE) {
+                run(client, Plan::ReverseRevived, &|| sql.clone());
+            }
+        }
     });
     Ok(None)
 }
