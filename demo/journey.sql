@@ -68,3 +68,16 @@ SELECT count(*) AS rejects_left FROM cf_rejects();
 \echo
 \echo '== 9. Status'
 SELECT * FROM cf_status();
+
+\echo
+\echo '== 10. Cutover: CoreForge becomes the source of truth; its writes are mirrored back, legacy ones still forward'
+SELECT cf_cutover();
+UPDATE cf_users SET name = 'José Álvarez-Pérez' WHERE email = 'jose.alvarez@example.com';
+SELECT name AS legacy_name FROM users WHERE email = 'jose.alvarez@example.com';
+SELECT cf_freeze_legacy();
+SELECT entity, check_name, discrepancies FROM cf_validation_report() WHERE status = 'fail';
+
+\echo
+\echo '== 11. The rollback drill: the legacy tables hold every CoreForge write, and are the source again'
+SELECT cf_rollback();
+SELECT action, from_phase, to_phase, validation FROM cf_history();
