@@ -58,7 +58,11 @@ fn relation_exists(schema: &str, name: &str) -> bool {
 /// the legacy tables are frozen and the validation is clean.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
-fn cf_archive_legacy(archive_schema: default!(&str, "'archive'")) -> String {
+fn cf_archive_legacy(archive_schema: default!(Option<&str>, "'archive'")) -> String {
+    let archive_schema = archive_schema.unwrap_or_default();
+    if archive_schema.trim().is_empty() {
+        fail("coreforge_sync: the archive schema's name must not be NULL or empty", None, Some("SELECT cf_archive_legacy('archive');"));
+    }
     let phase = begin();
     match phase {
         Phase::LegacyFrozen => {}
@@ -83,9 +87,6 @@ fn cf_archive_legacy(archive_schema: default!(&str, "'archive'")) -> String {
             }),
         ),
         Phase::Dropped => fail("coreforge_sync: the legacy tables were already archived and dropped", None, Some(phase.hint())),
-    }
-    if archive_schema.trim().is_empty() {
-        fail("coreforge_sync: the archive schema's name must not be empty", None, Some("SELECT cf_archive_legacy('archive');"));
     }
     let entities = entities();
     let v = validate(&entities);
@@ -210,7 +211,8 @@ fn cf_restore_legacy() -> String {
 /// The id mapping tables stay.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
-fn cf_drop_archive(confirm: Option<&str>, force: default!(bool, false)) -> String {
+fn cf_drop_archive(confirm: Option<&str>, force: default!(Option<bool>, false)) -> String {
+    let force = phases::not_null(force, "force");
     let phase = begin();
     match phase {
         Phase::Archived => {}

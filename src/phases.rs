@@ -204,6 +204,18 @@ fn refuse_failing(message: &str, failing: &[String], hint: &str) -> ! {
     )
 }
 
+/// A boolean argument that must not be NULL (a NULL `force` is neither yes nor no).
+pub fn not_null(value: Option<bool>, name: &str) -> bool {
+    value.unwrap_or_else(|| {
+        crate::errors::fail_with(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            &format!("coreforge_sync: {name} must not be NULL"),
+            None,
+            Some(&format!("Pass {name} => true or {name} => false.")),
+        )
+    })
+}
+
 /// The current phase.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
@@ -267,7 +279,8 @@ fn cf_history() -> TableIterator<
 /// can run side by side). Refuses while the validation fails, unless forced with a reason.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
-fn cf_cutover(force: default!(bool, false), reason: default!(Option<&str>, "NULL")) -> String {
+fn cf_cutover(force: default!(Option<bool>, false), reason: default!(Option<&str>, "NULL")) -> String {
+    let force = not_null(force, "force");
     let phase = begin();
     if phase != Phase::SideBySide {
         return format!("already cut over (phase {phase}): nothing to do");

@@ -30,8 +30,9 @@ SELECT * FROM cf_sync_all();
 -- ...and a clean validation: a hand edit in CoreForge is a failing check.
 UPDATE cf_users SET name = 'Edited By Hand' WHERE email = 'jose@example.com';
 SELECT cf_cutover();
--- Forcing needs a reason.
+-- Forcing needs a reason (and force is true or false, never NULL).
 SELECT cf_cutover(force => true);
+SELECT cf_cutover(force => NULL);
 SELECT cf_sync_users();
 
 -- Phase 2: CoreForge becomes the source of truth. A second call does nothing.
@@ -67,6 +68,19 @@ SELECT name FROM cf_users WHERE email = 'grace@example.com';
 SELECT name, updated_at FROM users WHERE email = 'grace@example.com';
 DROP TRIGGER count_write ON users;
 DROP TRIGGER count_write ON cf_users;
+
+-- The new application's role needs rights on the cf_ tables only (it cannot even read the legacy
+-- tables): the reverse mirror writes them with the extension's rights.
+DROP ROLE IF EXISTS coreforge_regress_new_app;
+CREATE ROLE coreforge_regress_new_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON cf_users, cf_organizations, cf_memberships TO coreforge_regress_new_app;
+SET ROLE coreforge_regress_new_app;
+UPDATE cf_users SET avatar_url = 'https://example.com/jose.png' WHERE email = 'jose@example.com';
+SELECT name FROM users WHERE email = 'jose@example.com';
+RESET ROLE;
+SELECT avatar_url FROM users WHERE email = 'jose@example.com';
+-- (A grant on a legacy table, to see it travel with the table into the archive.)
+GRANT SELECT ON users TO coreforge_regress_new_app;
 
 -- A user and an organization born in CoreForge get their legacy rows (kept uuid ids: the same id);
 -- a membership born in CoreForge keeps its own id and is known to the legacy side by its pair.
@@ -124,9 +138,12 @@ SELECT * FROM cf_sync_legacy();
 SELECT cf_archive_legacy();
 SELECT cf_archive_legacy();
 SELECT cf_archive_legacy('elsewhere');
+SELECT cf_archive_legacy(NULL);
 SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = 'archive' ORDER BY c.relname;
 SELECT to_regclass('public.users') AS public_users;
+SELECT has_table_privilege('coreforge_regress_new_app', 'cf_users', 'UPDATE') AS new_app_on_cf,
+       has_table_privilege('coreforge_regress_new_app', 'archive.users', 'SELECT') AS new_app_on_archive;
 SELECT count(*) AS triggers_left FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
  WHERE p.proname IN ('mirror_trigger', 'reverse_trigger', 'freeze_trigger');
 -- While archived, CoreForge writes are not mirrored; the validation compares with the archive.
@@ -146,6 +163,7 @@ SELECT * FROM cf_create_compat_views();
 -- Dropping needs the archive schema's name, and the retention period (30 days by default).
 SELECT cf_drop_archive('public');
 SELECT cf_drop_archive(NULL);
+SELECT cf_drop_archive('archive', force => NULL);
 \set VERBOSITY terse
 SELECT cf_drop_archive('archive');
 \set VERBOSITY default
@@ -210,3 +228,6 @@ SELECT cf_enable_sync();
 -- Every transition: who, what, from, to, forced and why, and the validation of that moment.
 SELECT run_by = current_user AS by_me, action, from_phase, to_phase, forced, reason, validation
   FROM cf_history();
+
+DROP OWNED BY coreforge_regress_new_app;
+DROP ROLE coreforge_regress_new_app;
