@@ -125,8 +125,10 @@ fn running_elsewhere(name: &str) -> Option<i32> {
 
 const PARENTS_HINT: &str = "CALL cf_backfill(); backfills all three in order.";
 
-/// The entity of a batch, checked as at the pass's start (which also says when sync is off).
+/// The entity of a batch, checked as at the pass's start (which also says when sync is off); a
+/// cutover made meanwhile stops the pass.
 fn checked(name: &str) -> Entity {
+    crate::phases::require_side_by_side("backfill CoreForge from the legacy tables");
     let e = entity(name, &state::cf_schema());
     catalog::check_entity(&e);
     require_parents_backfilled(&e, "backfilled", PARENTS_HINT);

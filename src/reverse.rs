@@ -174,13 +174,13 @@ fn upsert_ctes(e: &Entity, rel: &str) -> Vec<String> {
     if sets.is_empty() {
         sets.push(format!("{0} = {a}.{0}", ident(&e.key[0].legacy)));
     }
-    let key_names: Vec<String> = e
+    let insert_names: Vec<String> = e
         .key
         .iter()
         .map(|k| ident(&k.legacy))
         .chain(cols.iter().map(|w| ident(w.legacy)))
         .collect();
-    let key_values: Vec<String> = (1..=e.key.len())
+    let insert_values: Vec<String> = (1..=e.key.len())
         .map(|n| format!("s.k{n}"))
         .chain(cols.iter().enumerate().map(|(i, w)| back(w, &format!("s.v{}", i + 1))))
         .collect();
@@ -197,8 +197,8 @@ fn upsert_ctes(e: &Entity, rel: &str) -> Vec<String> {
         format!(
             "rv_ins AS (INSERT INTO {table} AS {a} ({names}) OVERRIDING SYSTEM VALUE SELECT {vals} FROM rv_src s \
              WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {matched}) RETURNING {key_text} AS legacy_id)",
-            names = key_names.join(", "),
-            vals = key_values.join(", "),
+            names = insert_names.join(", "),
+            vals = insert_values.join(", "),
             matched = legacy_key_match(e, "x", "s"),
             key_text = e.legacy_key_text(a),
         ),
