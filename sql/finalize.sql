@@ -57,5 +57,21 @@ ALTER FUNCTION @extschema@.cf_unfreeze_legacy() SET jit = off;
 ALTER FUNCTION @extschema@.cf_archive_legacy(text) SET jit = off;
 ALTER FUNCTION @extschema@.cf_restore_legacy() SET jit = off;
 
+-- Only superusers, the extension's owner and the roles given cf_grant_admin() run the extension's
+-- routines: PUBLIC has EXECUTE on a new function by default, and loses it here, on every one of
+-- them (an application role writes its tables; the triggers act for it).
+DO $$
+DECLARE
+    f pg_catalog.regprocedure;
+BEGIN
+    FOR f IN SELECT d.objid FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
+              WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND x.extname = 'coreforge_sync'
+                AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.deptype = 'e'
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;
+
 -- The schema outlives the extension (see bootstrap.sql).
 ALTER EXTENSION coreforge_sync DROP SCHEMA coreforge_sync;

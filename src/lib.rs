@@ -14,6 +14,7 @@
 //!                   cf_unfreeze_legacy()
 //! - `archive.rs`    cf_archive_legacy(), cf_restore_legacy(), cf_drop_archive()
 //! - `compat.rs`     cf_create_compat_views()
+//! - `privileges.rs` cf_grant_admin(), cf_revoke_admin() (EXECUTE is taken from PUBLIC)
 //! - `validation.rs` cf_validation_report(), cf_missing(), cf_mismatches(), cf_extra()
 //! - `rejects.rs`    cf_rejects(): legacy rows that cannot become CoreForge rows, and why
 //! - `passwords.rs`  cf_password_report(), cf_password_resets() (formats in sql/passwords.sql)
@@ -40,6 +41,7 @@ mod mapping;
 mod mirror;
 mod passwords;
 mod phases;
+mod privileges;
 mod rejects;
 mod reverse;
 mod sql;

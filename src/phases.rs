@@ -223,7 +223,8 @@ fn cf_phase() -> String {
     current().to_string()
 }
 
-/// Every phase transition, oldest first: when, by whom, what, from and to which phase, whether
+/// Every phase transition, oldest first: when, by whom (the session's user, and the role it ran as),
+/// what, from and to which phase, whether
 /// forced and why, and the validation summary of that moment.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
@@ -232,6 +233,7 @@ fn cf_history() -> TableIterator<
     (
         name!(at, TimestampWithTimeZone),
         name!(run_by, String),
+        name!(run_as, String),
         name!(action, String),
         name!(from_phase, String),
         name!(to_phase, String),
@@ -243,7 +245,7 @@ fn cf_history() -> TableIterator<
     let rows = Spi::connect(|client| {
         client
             .select(
-                "SELECT at, run_by::text, action, from_phase, to_phase, forced, reason, \
+                "SELECT at, run_by::text, run_as::text, action, from_phase, to_phase, forced, reason, \
                    CASE WHEN validation IS NULL THEN NULL \
                         WHEN pg_catalog.jsonb_array_length(validation->'failed') = 0 \
                         THEN 'ok (' || (validation->>'checks') || ' checks)' \
@@ -264,9 +266,10 @@ fn cf_history() -> TableIterator<
                     text(3),
                     text(4),
                     text(5),
-                    r.get::<bool>(6).ok().flatten().unwrap_or(false),
-                    r.get::<String>(7).ok().flatten(),
+                    text(6),
+                    r.get::<bool>(7).ok().flatten().unwrap_or(false),
                     r.get::<String>(8).ok().flatten(),
+                    r.get::<String>(9).ok().flatten(),
                 )
             })
             .collect::<Vec<_>>()

@@ -1,7 +1,7 @@
 -- The legacy application keeps writing with its own role: it needs DML rights on its tables
 -- only. The sync trigger runs as the extension's owner (SECURITY DEFINER, fixed search_path),
 -- so the mirror works without any right on the cf_ tables, and the role cannot use the
--- extension's functions to reach them.
+-- extension's functions to reach them: PUBLIC may execute none of them.
 \i fixtures/legacy.sql
 CREATE EXTENSION coreforge_sync;
 SELECT cf_create_tables();
@@ -28,6 +28,14 @@ SELECT cf_sync_users();
 SELECT count(*) FROM coreforge_sync.rejects;
 SELECT * FROM cf_rejects();
 SELECT cf_configure('users', '{}');
+SELECT cf_cutover(force => true, reason => 'let me');
+SELECT cf_phase();
+SELECT coreforge_sync.uuid_v5('6ba7b811-9dad-11d1-80b4-00c04fd430c8', 'x');
+CALL cf_backfill();
+SELECT * FROM cf_backfill_progress;
+SELECT cf_grant_admin('coreforge_regress_app');
+-- Nor can it switch the recursion guard on: there is no setting, table or function for it.
+SELECT name, setting FROM pg_settings WHERE name LIKE 'coreforge_sync.%' ORDER BY name;
 RESET ROLE;
 SELECT entity, legacy_id, reason FROM cf_rejects();
 DELETE FROM users WHERE id = 'a0000000-0000-0000-0000-000000000077';
@@ -35,5 +43,41 @@ DELETE FROM users WHERE id = 'a0000000-0000-0000-0000-000000000077';
 SELECT name FROM cf_users WHERE email = 'ada@example.com';
 SELECT * FROM pg_temp.invariant();
 
+-- No routine of the extension is executable by PUBLIC.
+SELECT count(*) AS routines, count(*) FILTER (WHERE has_function_privilege('public', p.oid, 'EXECUTE')) AS public_may_run
+  FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
+ WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'coreforge_sync')
+   AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e';
+
+-- A DBA delegates the migration to a role of its own: cf_grant_admin() gives it the extension's
+-- routines and state; the tables' rights come from owning them.
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS coreforge_regress_admin;
+RESET client_min_messages;
+CREATE ROLE coreforge_regress_admin;
+SELECT cf_grant_admin('coreforge_regress_admin');
+SELECT cf_grant_admin('nobody_by_that_name');
+SELECT cf_grant_admin(NULL);
+ALTER TABLE users OWNER TO coreforge_regress_admin;
+ALTER TABLE tenants OWNER TO coreforge_regress_admin;
+ALTER TABLE tenant_members OWNER TO coreforge_regress_admin;
+ALTER TABLE cf_users OWNER TO coreforge_regress_admin;
+ALTER TABLE cf_organizations OWNER TO coreforge_regress_admin;
+ALTER TABLE cf_memberships OWNER TO coreforge_regress_admin;
+SET ROLE coreforge_regress_admin;
+SELECT * FROM cf_sync_all();
+SELECT entity, check_name FROM cf_validation_report() WHERE status = 'fail';
+SELECT cf_cutover();
+SELECT cf_rollback();
+SELECT action, from_phase, to_phase, run_by, run_as FROM cf_history();
+RESET ROLE;
+SELECT cf_revoke_admin('coreforge_regress_admin');
+SET ROLE coreforge_regress_admin;
+SELECT cf_phase();
+RESET ROLE;
+
 DROP OWNED BY coreforge_regress_app;
 DROP ROLE coreforge_regress_app;
+REASSIGN OWNED BY coreforge_regress_admin TO CURRENT_USER;
+DROP OWNED BY coreforge_regress_admin;
+DROP ROLE coreforge_regress_admin;
