@@ -61,7 +61,12 @@ fn relation_exists(schema: &str, name: &str) -> bool {
 fn cf_archive_legacy(archive_schema: default!(Option<&str>, "'archive'")) -> String {
     let archive_schema = archive_schema.unwrap_or_default();
     if archive_schema.trim().is_empty() {
-        fail("coreforge_sync: the archive schema's name must not be NULL or empty", None, Some("SELECT cf_archive_legacy('archive');"));
+        crate::errors::fail_with(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "coreforge_sync: the archive schema's name must not be NULL or empty",
+            None,
+            Some("SELECT cf_archive_legacy('archive');"),
+        );
     }
     let phase = begin();
     match phase {
