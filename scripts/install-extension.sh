@@ -14,3 +14,8 @@ cd "$REPO_ROOT"
 args=(pgrx install --release --pg-config "$PG_CONFIG")
 is_root || args+=(--sudo)
 cargo "${args[@]}" "$@"
+
+# The install scripts of earlier releases (sql/released/), so that `CREATE EXTENSION coreforge_sync
+# VERSION '0.1.0'` works and `ALTER EXTENSION coreforge_sync UPDATE` can be checked from each
+# (tests/upgrade.sh). pgrx installs the current version's script and sql/coreforge_sync--A--B.sql.
+as_root cp sql/released/coreforge_sync--*.sql "$("$PG_CONFIG" --sharedir)/extension/"

@@ -76,8 +76,16 @@ impl fmt::Display for Phase {
     }
 }
 
-/// The current phase.
+/// The current phase. (Before `ALTER EXTENSION coreforge_sync UPDATE` from 0.1.0 has created the
+/// history, this library runs under 0.1.0's objects: phase side_by_side, the only one 0.1.0 had.)
 pub fn current() -> Phase {
+    let exists = Spi::get_one::<bool>("SELECT pg_catalog.to_regclass('coreforge_sync.phase_history') IS NOT NULL")
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+    if !exists {
+        return Phase::SideBySide;
+    }
     Spi::get_one::<String>("SELECT to_phase FROM coreforge_sync.phase_history ORDER BY id DESC LIMIT 1")
         .ok()
         .flatten()
