@@ -257,7 +257,7 @@ pub fn split_table(table: &str, problems: &mut Vec<String>) -> Option<(String, S
     }
 }
 
-fn parse_ident(s: &str) -> Option<Vec<String>> {
+pub(crate) fn parse_ident(s: &str) -> Option<Vec<String>> {
     let mut parts = Vec::new();
     let mut chars = s.trim().chars().peekable();
     loop {

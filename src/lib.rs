@@ -52,6 +52,8 @@ mod triggers;
 mod validation;
 
 #[cfg(any(test, feature = "pg_test"))]
+mod settings_fuzz;
+#[cfg(any(test, feature = "pg_test"))]
 mod tests;
 
 ::pgrx::pg_module_magic!(name, version);
