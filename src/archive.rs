@@ -22,9 +22,9 @@ pub fn register_settings() {
     GucRegistry::define_string_guc(
         c"coreforge_sync.archive_retention",
         c"How long cf_drop_archive() keeps an archive of the legacy tables before it may drop it.",
-        c"An interval (default 30 days, as in the migration guide). cf_drop_archive(..., force => true) drops it sooner, recorded in cf_history().",
+        c"An interval (default 30 days, as in the migration guide); superusers set it. cf_drop_archive(..., force => true) drops it sooner, recorded in cf_history().",
         &ARCHIVE_RETENTION,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
 }
@@ -132,8 +132,9 @@ fn cf_archive_legacy(archive_schema: default!(Option<&str>, "'archive'")) -> Str
     {
         Spi::run(&format!("CREATE SCHEMA {}", ident(archive_schema))).unwrap_or_else(|e| panic!("{e}"));
     }
+    // CoreForge's tables first (the order of a mirrored write), each as its trigger drop needs.
+    lock(&phases::cf_tables(&entities), "ACCESS EXCLUSIVE");
     lock(&legacy_tables(&entities), "ACCESS EXCLUSIVE");
-    lock(&phases::cf_tables(&entities), "SHARE ROW EXCLUSIVE");
     triggers::arm(Phase::Archived, &entities);
     for e in &entities {
         Spi::run(&format!("ALTER TABLE {} SET SCHEMA {}", e.primary.table(), ident(archive_schema)))
@@ -178,9 +179,10 @@ pub fn restore(from: Phase) {
             .unwrap_or_else(|err| panic!("{err}"));
     }
     state::clear_setting("archive_schema");
-    reverse::reconcile_all();
     let restored = entities();
+    // CoreForge writes wait from here on, so the reverse backfill misses none before the triggers.
     lock(&phases::cf_tables(&restored), "SHARE ROW EXCLUSIVE");
+    reverse::reconcile_all();
     triggers::arm(Phase::LegacyFrozen, &restored);
     let v = validate(&restored);
     record("cf_restore_legacy", from, Phase::LegacyFrozen, None, false, Some(&v), Some(&archive));
@@ -292,12 +294,16 @@ fn cf_drop_archive(confirm: Option<&str>, force: default!(Option<bool>, false)) 
     if empty {
         Spi::run(&format!("DROP SCHEMA {}", ident(&archive))).unwrap_or_else(|e| panic!("{e}"));
     }
-    let reason = (young && force).then(|| format!("forced within the retention period ({retention})"));
+    let reason = if young && force {
+        format!("forced within the retention period ({retention})")
+    } else {
+        format!("older than the retention period ({retention})")
+    };
     record(
         &format!("cf_drop_archive({}, force => {force})", crate::sql::literal(&archive)),
         phase,
         Phase::Dropped,
-        reason.as_deref(),
+        Some(&reason),
         force,
         None,
         Some(&archive),

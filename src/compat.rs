@@ -18,9 +18,20 @@ use pgrx::prelude::*;
 /// Drops the compatibility views this extension created (before a restore, or to recreate them).
 pub fn drop_views() {
     let Some(list) = state::setting("compat_views") else { return };
-    let views: Vec<String> = serde_json::from_str(&list).unwrap_or_default();
-    for v in views {
-        Spi::run(&format!("DROP VIEW IF EXISTS {v}")).unwrap_or_else(|e| panic!("{e}"));
+    // (schema, name) pairs, quoted here: the setting is data, never SQL.
+    let views: Vec<(String, String)> = serde_json::from_str(&list).unwrap_or_default();
+    for (schema, name) in views {
+        let is_view = Spi::get_one_with_args::<bool>(
+            "SELECT c.relkind = 'v' FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = $2",
+            &[schema.as_str().into(), name.as_str().into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        if is_view {
+            Spi::run(&format!("DROP VIEW {}", qualified(&schema, &name))).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
     state::clear_setting("compat_views");
 }
@@ -36,8 +47,8 @@ fn cf_create_compat_views() -> TableIterator<
     let phase = phases::begin();
     if phase != Phase::Archived {
         fail(
-            &format!("coreforge_sync: compatibility views take the legacy tables' names, which are in use in phase {phase}"),
-            Some("They are created after cf_archive_legacy() and dropped by cf_restore_legacy()."),
+            &format!("coreforge_sync: compatibility views are made in phase archived, not {phase}"),
+            Some("They take the legacy tables' names once cf_archive_legacy() has moved the tables away, need the archived tables' column types, and are dropped by cf_restore_legacy()."),
             Some(phase.hint()),
         );
     }
@@ -103,7 +114,7 @@ fn cf_create_compat_views() -> TableIterator<
             writable.unwrap_or_default(),
             read_only.unwrap_or_default(),
         ));
-        created.push(view);
+        created.push((home.clone(), e.primary.name.clone()));
     }
     state::set_setting("compat_views", &serde_json::to_string(&created).expect("a list of names"));
     TableIterator::new(rows)

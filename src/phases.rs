@@ -95,7 +95,7 @@ pub fn current() -> Phase {
 
 /// Refuses `what` outside phase side_by_side (where the legacy tables are the source of truth).
 pub fn require_side_by_side(what: &str) {
-    let phase = current();
+    let phase = current_shared();
     if phase != Phase::SideBySide {
         fail(
             &format!("coreforge_sync: cannot {what} in phase {phase}"),
@@ -105,30 +105,50 @@ pub fn require_side_by_side(what: &str) {
     }
 }
 
-/// Serializes transitions (advisory lock key: the extension's, 3) and reads the phase.
+/// The advisory lock that orders the phase transitions (exclusive) against the steps that depend
+/// on the phase: backfills, configuration, sync on or off, the reverse backfill (shared).
+const PHASE_LOCK: &str = "1128682329, 3";
+
+/// Serializes transitions and reads the phase.
 pub fn begin() -> Phase {
-    Spi::run("SELECT pg_catalog.pg_advisory_xact_lock(1128682329, 3)").unwrap_or_else(|e| panic!("{e}"));
+    wait_for(
+        &format!("SELECT pg_catalog.pg_advisory_xact_lock({PHASE_LOCK})"),
+        "another coreforge_sync step (a backfill, a configuration change, a transition)",
+    );
     current()
 }
 
-/// Locks `tables` in `mode`, each within `lock_timeout`; a table the application holds longer is
-/// a refusal that names it (nothing was changed: the transaction is rolled back).
+/// The phase, held until the end of the transaction against transitions.
+pub fn current_shared() -> Phase {
+    wait_for(
+        &format!("SELECT pg_catalog.pg_advisory_xact_lock_shared({PHASE_LOCK})"),
+        "a phase transition",
+    );
+    current()
+}
+
+/// Runs `sql`, a lock request, within `lock_timeout`; when `holder` holds it longer, a refusal
+/// that names it (nothing was changed: the transaction is rolled back).
+fn wait_for(sql: &str, holder: &str) {
+    PgTryBuilder::new(|| Spi::run(sql).unwrap_or_else(|e| panic!("{e}")))
+        .catch_when(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| {
+            let timeout = Spi::get_one::<String>("SELECT pg_catalog.current_setting('lock_timeout')")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            fail(
+                &format!("coreforge_sync: {holder} held the lock longer than lock_timeout ({timeout})"),
+                Some("Nothing was changed."),
+                Some("Try again when it is done (long transactions: see pg_stat_activity)."),
+            )
+        })
+        .execute();
+}
+
+/// Locks `tables` in `mode`, each within `lock_timeout`.
 pub fn lock(tables: &[(String, String)], mode: &str) {
     for (table, shown) in tables {
-        let sql = format!("LOCK TABLE {table} IN {mode} MODE");
-        PgTryBuilder::new(|| Spi::run(&sql).unwrap_or_else(|e| panic!("{e}")))
-            .catch_when(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| {
-                let timeout = Spi::get_one::<String>("SELECT pg_catalog.current_setting('lock_timeout')")
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
-                fail(
-                    &format!("coreforge_sync: could not lock {shown} within lock_timeout ({timeout})"),
-                    Some("Application transactions hold it; nothing was changed."),
-                    Some("Try again when they are done (long transactions: see pg_stat_activity)."),
-                )
-            })
-            .execute();
+        wait_for(&format!("LOCK TABLE {table} IN {mode} MODE"), &format!("an application transaction on {shown}"));
     }
 }
 
@@ -323,6 +343,17 @@ fn cf_cutover(force: default!(Option<bool>, false), reason: default!(Option<&str
         );
     }
     let v = validate(&entities);
+    // Live legacy rows that are neither in CoreForge nor rejected would be taken for rows CoreForge
+    // deleted (by cf_sync_legacy(), a restore): no force covers them.
+    let missing: Vec<String> =
+        v.failed.iter().filter(|(_, c, _)| c == "missing").map(|(e, c, n)| format!("{e}.{c}: {n}")).collect();
+    if !missing.is_empty() {
+        refuse_failing(
+            "cannot cut over while legacy rows are missing from CoreForge, forced or not",
+            &missing,
+            "A backfill migrates them or records why it cannot (SELECT * FROM cf_sync_all(); or CALL cf_backfill();).",
+        );
+    }
     let failing = v.failing_except(&[]);
     if !failing.is_empty() && !force {
         refuse_failing(
@@ -373,9 +404,10 @@ fn cf_rollback() -> String {
             "SELECT * FROM cf_sync_legacy(); writes CoreForge into them; then SELECT cf_rollback(); again.",
         );
     }
-    let mut tables = legacy_tables(&entities);
-    tables.extend(cf_tables(&entities));
-    lock(&tables, "SHARE ROW EXCLUSIVE");
+    // Dropping triggers takes ACCESS EXCLUSIVE: taken up front, CoreForge's tables first (the order
+    // of a mirrored write), so that no lock is upgraded halfway.
+    lock(&cf_tables(&entities), "ACCESS EXCLUSIVE");
+    lock(&legacy_tables(&entities), "ACCESS EXCLUSIVE");
     triggers::arm(Phase::SideBySide, &entities);
     record("cf_rollback", phase, Phase::SideBySide, None, false, Some(&v), None);
     "phase side_by_side: the legacy tables are the source of truth again; CoreForge writes are no longer mirrored back".into()
@@ -426,7 +458,7 @@ fn cf_unfreeze_legacy() -> String {
     }
     let entities = entities();
     let v = validate(&entities);
-    lock(&legacy_tables(&entities), "SHARE ROW EXCLUSIVE");
+    lock(&legacy_tables(&entities), "ACCESS EXCLUSIVE");
     triggers::arm(Phase::Cutover, &entities);
     record("cf_unfreeze_legacy", phase, Phase::Cutover, None, false, Some(&v), None);
     "phase cutover: the application may write the legacy tables again; both directions are mirrored".into()

@@ -20,34 +20,52 @@ use crate::errors::fail;
 use crate::mapping::{Col, Entity, ParentCheck, SoftDelete, ENTITY_NAMES};
 use crate::mirror::{Counts, NEW_TABLE, OLD_TABLE};
 use crate::sql::{ident, literal};
+use crate::config::{self, Kind};
 use crate::{catalog, guard, phases, state};
 use pgrx::prelude::*;
 
-/// A legacy column the reverse sync writes: the cf_ column it comes from, and its type (without
-/// a length: the assignment checks the length, an explicit cast would cut the value).
+/// A legacy column the reverse sync writes: the cf_ column it comes from, its type (without a
+/// length: the assignment checks the length, an explicit cast would cut the value), and whether
+/// it is NOT NULL.
 pub struct Written<'a> {
     pub col: &'a Col,
     pub legacy: &'a str,
     pub ty: String,
+    pub not_null: bool,
 }
 
-pub fn written(e: &Entity) -> Vec<Written<'_>> {
-    let types: Vec<(String, String)> = Spi::connect(|client| {
+/// The legacy columns of `e`: name, type without length, NOT NULL.
+fn legacy_columns(e: &Entity) -> Vec<(String, String, bool)> {
+    Spi::connect(|client| {
         client
             .select(
-                "SELECT attname::text, pg_catalog.format_type(atttypid, NULL) FROM pg_catalog.pg_attribute \
+                "SELECT attname::text, pg_catalog.format_type(atttypid, NULL), attnotnull FROM pg_catalog.pg_attribute \
                  WHERE attrelid = pg_catalog.to_regclass($1) AND attnum > 0 AND NOT attisdropped",
                 None,
                 &[e.primary.table().into()],
             )
             .expect("read pg_attribute")
-            .filter_map(|r| Some((r.get::<String>(1).ok().flatten()?, r.get::<String>(2).ok().flatten()?)))
+            .filter_map(|r| {
+                let ty = r.get::<String>(2).ok().flatten()?;
+                // `character` without a length is character(1): blank-padded text is bpchar.
+                let ty = if ty == "character" { "pg_catalog.bpchar".to_string() } else { ty };
+                Some((r.get::<String>(1).ok().flatten()?, ty, r.get::<bool>(3).ok().flatten()?))
+            })
             .collect()
-    });
-    let soft = match &e.primary.soft_delete {
+    })
+}
+
+/// The legacy column a soft delete sets, if any.
+fn soft_delete_column(e: &Entity) -> Option<&str> {
+    match &e.primary.soft_delete {
         Some(SoftDelete::Timestamp(c) | SoftDelete::Boolean(c)) => Some(c.as_str()),
         None => None,
-    };
+    }
+}
+
+pub fn written(e: &Entity) -> Vec<Written<'_>> {
+    let types = legacy_columns(e);
+    let soft = soft_delete_column(e);
     let mut out: Vec<Written> = Vec::new();
     for col in &e.columns {
         let Some(legacy) = col.legacy.as_deref() else { continue };
@@ -55,10 +73,25 @@ pub fn written(e: &Entity) -> Vec<Written<'_>> {
         {
             continue;
         }
-        let ty = types.iter().find(|(n, _)| n == legacy).map(|(_, t)| t.clone()).unwrap_or_else(|| "text".into());
-        out.push(Written { col, legacy, ty });
+        let (ty, not_null) = types
+            .iter()
+            .find(|(n, ..)| n == legacy)
+            .map(|(_, t, nn)| (t.clone(), *nn))
+            .unwrap_or_else(|| ("text".into(), false));
+        out.push(Written { col, legacy, ty, not_null });
     }
     out
+}
+
+/// The kind of `w`'s CoreForge column.
+fn kind(e: &Entity, w: &Written) -> Option<Kind> {
+    config::cf_column(e.name, w.col.cf).map(|c| c.kind)
+}
+
+/// Whether CoreForge's NULL of `w` goes into a NOT NULL legacy column as '' (optional text and
+/// password hashes: their projection reads '' as NULL, so the round trip holds).
+fn empty_for_null(e: &Entity, w: &Written) -> bool {
+    w.not_null && matches!(kind(e, w), Some(Kind::Optional | Kind::Password))
 }
 
 /// The legacy value of the CoreForge value `v` of `w`'s column.
@@ -73,6 +106,15 @@ pub fn back(w: &Written, v: &str) -> String {
         .map(|(cf, legacy)| format!(" WHEN {} THEN {}", literal(cf), literal(legacy)))
         .collect();
     format!("(CASE ({v})::text{whens} ELSE ({v})::text END)::{}", w.ty)
+}
+
+/// [`back`], with '' for NULL where the legacy column is NOT NULL and the projection reads '' as NULL.
+fn written_back(e: &Entity, w: &Written, v: &str) -> String {
+    if empty_for_null(e, w) {
+        format!("COALESCE({}, '')", back(w, v))
+    } else {
+        back(w, v)
+    }
 }
 
 /// The legacy key columns of the cf_ row `alias`, named `k1`, `k2`.
@@ -152,7 +194,7 @@ fn upsert_ctes(e: &Entity, rel: &str) -> Vec<String> {
                 lc = ident(w.legacy),
                 fwd = w.col.expr,
                 n = i + 1,
-                back = back(w, &format!("s.v{}", i + 1)),
+                back = written_back(e, w, &format!("s.v{}", i + 1)),
             )
         })
         .collect();
@@ -174,15 +216,23 @@ fn upsert_ctes(e: &Entity, rel: &str) -> Vec<String> {
     if sets.is_empty() {
         sets.push(format!("{0} = {a}.{0}", ident(&e.key[0].legacy)));
     }
+    // A new legacy row: its key, the mapped columns, and live (a boolean soft delete is written
+    // false, a timestamp one is left NULL).
+    let live_flag = match &e.primary.soft_delete {
+        Some(SoftDelete::Boolean(c)) => Some(c),
+        _ => None,
+    };
     let insert_names: Vec<String> = e
         .key
         .iter()
         .map(|k| ident(&k.legacy))
         .chain(cols.iter().map(|w| ident(w.legacy)))
+        .chain(live_flag.map(|c| ident(c)))
         .collect();
     let insert_values: Vec<String> = (1..=e.key.len())
         .map(|n| format!("s.k{n}"))
-        .chain(cols.iter().enumerate().map(|(i, w)| back(w, &format!("s.v{}", i + 1))))
+        .chain(cols.iter().enumerate().map(|(i, w)| written_back(e, w, &format!("s.v{}", i + 1))))
+        .chain(live_flag.map(|_| "false".to_string()))
         .collect();
     vec![
         src,
@@ -319,14 +369,21 @@ pub fn revived_dependents_statement(dependent: &Entity, parent: &Entity, rel: &s
     Some(remove_back_statement(dependent, &filter))
 }
 
-/// The reverse backfill of every entity: copies in dependency order, removals in the reverse.
+/// The reverse backfill of every entity: removals first, dependents first (a value CoreForge moved
+/// from a removed row to another, such as a slug, is free before the copy needs it); then copies in
+/// dependency order; then memberships once more (a copy that revived a soft-deleted legacy parent
+/// revives its stale memberships too).
 pub fn reconcile_all() -> Vec<(String, Counts)> {
     let entities = crate::mapping::all(&state::cf_schema());
     entities.iter().for_each(catalog::check_entity);
     guard::mirroring(|| {
-        let mut counts: Vec<Counts> = entities.iter().map(copy_back).collect();
-        for (i, e) in entities.iter().enumerate().rev() {
-            counts[i].add(remove_back(e));
+        let mut counts: Vec<Counts> = entities.iter().rev().map(remove_back).collect();
+        counts.reverse();
+        for (i, e) in entities.iter().enumerate() {
+            counts[i].add(copy_back(e));
+        }
+        if let Some(last) = entities.last() {
+            counts[entities.len() - 1].add(remove_back(last));
         }
         ENTITY_NAMES.iter().map(|n| n.to_string()).zip(counts).collect()
     })
@@ -339,8 +396,13 @@ pub fn problems(entities: &[Entity]) -> Vec<String> {
     for e in entities {
         let p = &e.primary;
         let cols = written(e);
-        let filled: Vec<&str> =
-            e.key.iter().map(|k| k.legacy.as_str()).chain(cols.iter().map(|w| w.legacy)).collect();
+        let filled: Vec<&str> = e
+            .key
+            .iter()
+            .map(|k| k.legacy.as_str())
+            .chain(cols.iter().map(|w| w.legacy))
+            .chain(soft_delete_column(e))
+            .collect();
         for c in catalog::required_columns(&p.schema, &p.name) {
             if !filled.contains(&c.as_str()) {
                 out.push(format!(
@@ -358,6 +420,74 @@ pub fn problems(entities: &[Entity]) -> Vec<String> {
                 p.id_type
             ));
         }
+        for w in &cols {
+            if w.not_null && kind(e, w) == Some(Kind::Json) {
+                out.push(format!(
+                    "{}.{} is NOT NULL, and CoreForge's {} may be NULL",
+                    p.display(),
+                    w.legacy,
+                    w.col.cf
+                ));
+            }
+        }
+        // A legacy column two CoreForge columns are read from takes only one of them back.
+        for col in &e.columns {
+            if let Some(legacy) = &col.legacy {
+                if let Some(first) = cols.iter().find(|w| w.legacy == legacy && w.col.cf != col.cf) {
+                    out.push(format!(
+                        "{}.{} fills both {} and {}: a change of {} could not be written back",
+                        p.display(),
+                        legacy,
+                        first.col.cf,
+                        col.cf,
+                        col.cf
+                    ));
+                }
+            }
+        }
+        out.extend(one_way_values(e));
+    }
+    out
+}
+
+/// CoreForge values of a fixed set (plan, org_type) that the value map cannot bring back: written
+/// into the legacy table, they would not read as themselves (the map's `"*"` sends them elsewhere,
+/// or rejects them).
+fn one_way_values(e: &Entity) -> Vec<String> {
+    let settings = config::settings(e.name);
+    let mut out = Vec::new();
+    for col in &e.columns {
+        let (Some(legacy), Some(allowed), Some(map)) =
+            (&col.legacy, config::allowed_values(col.cf), settings.values.get(col.cf))
+        else {
+            continue;
+        };
+        let forward = |x: &str| -> Option<String> {
+            match (map.get(x), map.get("*").map(String::as_str)) {
+                (Some(to), _) => Some(to.clone()),
+                (None, Some("reject")) => None,
+                (None, Some(fallback)) => Some(fallback.to_string()),
+                (None, None) => Some(x.to_string()),
+            }
+        };
+        let lost: Vec<&str> = allowed
+            .iter()
+            .copied()
+            .filter(|v| {
+                let back = col.inverse.iter().find(|(cf, _)| cf == v).map(|(_, l)| l.as_str()).unwrap_or(v);
+                forward(back).as_deref() != Some(*v)
+            })
+            .collect();
+        if !lost.is_empty() {
+            out.push(format!(
+                "{}.{} cannot hold CoreForge's {} {} (add them to \"values\".{})",
+                e.primary.display(),
+                legacy,
+                col.cf,
+                lost.join(", "),
+                col.cf
+            ));
+        }
     }
     out
 }
@@ -371,7 +501,7 @@ fn cf_sync_legacy() -> TableIterator<
     'static,
     (name!(entity, String), name!(inserted, i64), name!(updated, i64), name!(deleted, i64)),
 > {
-    let phase = phases::current();
+    let phase = phases::current_shared();
     if !matches!(phase, phases::Phase::Cutover | phases::Phase::LegacyFrozen) {
         fail(
             &format!("coreforge_sync: cf_sync_legacy() writes CoreForge into the legacy tables, and the phase is {phase}"),

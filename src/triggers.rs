@@ -190,29 +190,29 @@ fn with_plan<R>(
     })
 }
 
-/// The triggers of `kind` on its table of `e` (enabled or not), by name.
-fn present(kind: Kind, e: &Entity) -> Vec<String> {
+/// The triggers of `kind` on its table of `e`, by name, and whether each fires (enabled, for
+/// origin or always; a disabled or replica-only trigger does not).
+fn present(kind: Kind, e: &Entity) -> Vec<(String, bool)> {
     Spi::connect(|client| {
         client
             .select(
-                "SELECT t.tgname::text FROM pg_catalog.pg_trigger t \
+                "SELECT t.tgname::text, t.tgenabled IN ('O', 'A') FROM pg_catalog.pg_trigger t \
                  JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid \
                  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-                 WHERE t.tgrelid = pg_catalog.to_regclass($1) AND n.nspname = 'coreforge_sync' \
-                   AND p.proname = $2 AND t.tgenabled <> 'D'",
+                 WHERE t.tgrelid = pg_catalog.to_regclass($1) AND n.nspname = 'coreforge_sync' AND p.proname = $2",
                 None,
                 &[kind.table(e).into(), kind.function().into()],
             )
             .expect("read pg_trigger")
-            .filter_map(|r| r.get::<String>(1).ok().flatten())
+            .filter_map(|r| Some((r.get::<String>(1).ok().flatten()?, r.get::<bool>(2).ok().flatten()?)))
             .collect()
     })
 }
 
-/// Whether every trigger of `kind` is on its table of `e`, enabled.
+/// Whether every trigger of `kind` is on its table of `e`, and fires.
 fn armed(kind: Kind, e: &Entity) -> bool {
-    let names = present(kind, e);
-    kind.specs().iter().all(|(name, ..)| names.iter().any(|n| n == name))
+    let triggers = present(kind, e);
+    kind.specs().iter().all(|(name, ..)| triggers.iter().any(|(n, fires)| n == name && *fires))
 }
 
 /// Whether all four sync triggers are on the legacy table of `e` and enabled.
@@ -295,7 +295,7 @@ fn install(kind: Kind, e: &Entity) {
 
 /// Drops the triggers of `kind` from its table of `e`.
 fn remove(kind: Kind, e: &Entity) {
-    for name in present(kind, e) {
+    for (name, _) in present(kind, e) {
         Spi::run(&format!("DROP TRIGGER {} ON {}", crate::sql::ident(&name), kind.table(e)))
             .expect("drop trigger");
     }
@@ -321,7 +321,7 @@ pub fn arm(phase: Phase, entities: &[Entity]) {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_enable_sync() -> String {
-    let phase = phases::current();
+    let phase = phases::current_shared();
     if !Kind::Forward.wanted(phase) {
         fail(
             &format!("coreforge_sync: there are no legacy tables to sync in phase {phase}"),

@@ -24,8 +24,16 @@ SELECT cf_unfreeze_legacy();
 -- Cutover needs the forward sync on (instances not yet switched keep writing the legacy tables)...
 SELECT cf_disable_sync();
 SELECT cf_cutover();
+-- (A row written meanwhile is missing from CoreForge: no force covers that, a backfill does.)
+INSERT INTO users (id, email, name, created_at)
+VALUES ('a0000000-0000-0000-0000-000000000006', 'meanwhile@example.com', 'Written Meanwhile', '2024-05-01 00:00+00');
 SELECT cf_enable_sync();
+SELECT cf_cutover(force => true, reason => 'it will be fine');
 SELECT * FROM cf_sync_all();
+-- A sync trigger disabled by hand is sync off too; cf_enable_sync() puts it back.
+ALTER TABLE users DISABLE TRIGGER coreforge_sync_update;
+SELECT cf_cutover();
+SELECT cf_enable_sync();
 
 -- ...and a clean validation: a hand edit in CoreForge is a failing check.
 UPDATE cf_users SET name = 'Edited By Hand' WHERE email = 'jose@example.com';
