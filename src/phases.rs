@@ -339,7 +339,7 @@ fn cf_cutover(force: default!(Option<bool>, false), reason: default!(Option<&str
         fail(
             "coreforge_sync: cannot cut over: the legacy tables could not take every CoreForge row",
             Some(&format!("{}.", problems.join("; "))),
-            Some("Give those columns defaults (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT), or map CoreForge columns to them with cf_configure()."),
+            Some("Give those columns defaults (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT), or change the mapping with cf_configure()."),
         );
     }
     let v = validate(&entities);

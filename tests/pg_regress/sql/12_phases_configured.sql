@@ -39,12 +39,27 @@ ALTER TABLE crm.accounts ALTER COLUMN region DROP DEFAULT;
 SELECT cf_cutover(force => true, reason => 'rejected rows stay in the legacy tables');
 ALTER TABLE crm.accounts ALTER COLUMN region SET DEFAULT 'eu';
 
+-- A value map that cannot bring every CoreForge plan back (with "*": "reject", a plan no tier maps
+-- to would be rejected once written back): refused too.
+SELECT settings AS organizations_settings FROM cf_config() WHERE entity = 'organizations' \gset
+SELECT FROM cf_configure('organizations', :'organizations_settings'::jsonb
+  || '{"values": {"plan": {"basic": "starter", "premium": "pro", "*": "reject"}}}');
+SELECT cf_cutover(force => true, reason => 'rejected rows stay in the legacy tables');
+SET client_min_messages = warning;
+SELECT FROM cf_configure('organizations', :'organizations_settings'::jsonb);
+SELECT count(*) FROM cf_sync_all();
+RESET client_min_messages;
+
+-- A NOT NULL legacy column that CoreForge may leave NULL takes '' (which its projection reads as NULL).
+UPDATE crm.accounts SET photo_url = '' WHERE photo_url IS NULL;
+ALTER TABLE crm.accounts ALTER COLUMN photo_url SET NOT NULL;
+
 SELECT cf_cutover(force => true, reason => 'rejected rows stay in the legacy tables');
 
 -- A user born in CoreForge gets the next legacy id from the identity column, and its mapping.
 INSERT INTO cf_users (id, email, name, created_at)
 VALUES ('c0000000-0000-0000-0000-000000000001', 'born@cf.example', 'Born In CoreForge', '2026-01-01 00:00+00');
-SELECT m.old_id, a.email_address, a.full_name, a.signup_at, a.is_deleted, a.region
+SELECT m.old_id, a.email_address, a.full_name, a.photo_url = '' AS photo_url_empty, a.signup_at, a.is_deleted, a.region
   FROM coreforge_sync.user_id_mapping m JOIN crm.accounts a ON a.account_id = m.old_id
  WHERE m.new_id = 'c0000000-0000-0000-0000-000000000001';
 
