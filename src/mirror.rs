@@ -335,6 +335,18 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
                 aliases = d.lock_aliases(),
             ));
         }
+        // The cf_ rows that may go, FOR UPDATE: a membership being inserted into CoreForge for one
+        // of them (the new application, from cutover on) holds it FOR KEY SHARE until it commits;
+        // waiting here lets the mirror statement's fresh snapshot see it and remove it with its
+        // parent, instead of failing on CoreForge's foreign key.
+        if remove {
+            locks.push(format!(
+                "SELECT 1 FROM {cf} c WHERE c.id IN (SELECT {cf_id} FROM ({keys}) g) FOR UPDATE OF c",
+                cf = e.cf_table(),
+                cf_id = e.key[0].cf_of("g.id"),
+                keys = keys.join(" UNION ALL "),
+            ));
+        }
     }
     let ctes: Vec<String> =
         locks.iter().enumerate().map(|(i, l)| format!("l{i} AS MATERIALIZED ({l})")).collect();
