@@ -319,8 +319,8 @@ pub fn statement(e: &Entity, old: bool, new: bool) -> String {
 }
 
 /// Writes every cf_ row of `e` into the legacy table (after giving rows born in CoreForge their
-/// legacy ids). The first half of the reverse backfill.
-pub fn copy_back(e: &Entity) -> Counts {
+/// legacy ids): the copies of the reverse backfill.
+fn copy_back(e: &Entity) -> Counts {
     if let Some(assign) = assign_statement(e, &e.cf_table()) {
         Spi::run(&assign).unwrap_or_else(|err| panic!("{err}"));
     }
@@ -329,7 +329,8 @@ pub fn copy_back(e: &Entity) -> Counts {
 
 /// Removes the live legacy rows of `e` that CoreForge no longer holds: rows that would be mirrored
 /// (no problem of their own, not rejected) and have no cf_ row. Rejected rows were never in
-/// CoreForge, so they stay. The second half of the reverse backfill, run dependents first.
+/// CoreForge, so they stay. The removals of the reverse backfill (dependents first), and what a
+/// TRUNCATE of a cf_ table does.
 pub fn remove_back(e: &Entity) -> Counts {
     execute(&remove_back_statement(e, "true"), &[])
 }
@@ -389,8 +390,10 @@ pub fn reconcile_all() -> Vec<(String, Counts)> {
     })
 }
 
-/// What keeps the legacy tables from taking every CoreForge row: NOT NULL columns the reverse sync
-/// does not write and that have no default, and mapped ids with no way to make a new one.
+/// What keeps the legacy tables from taking every CoreForge row (`cf_cutover` refuses on any):
+/// NOT NULL columns the reverse sync does not write and that have no default, NOT NULL columns
+/// CoreForge may leave NULL, mapped ids with no way to make a new one, a legacy column two
+/// CoreForge columns are read from, and value maps that cannot bring a CoreForge value back.
 pub fn problems(entities: &[Entity]) -> Vec<String> {
     let mut out = Vec::new();
     for e in entities {
