@@ -11,6 +11,9 @@ pub struct ColumnInfo {
     pub name: String,
     pub type_name: String,
     pub type_display: String,
+    /// The type without its length or precision (`character varying`, `numeric`), for casts that
+    /// must not cut a value; blank-padded `character` is `pg_catalog.bpchar` (bare `character` is char(1)).
+    pub type_base: String,
     pub category: String,
     pub not_null: bool,
 }
@@ -21,7 +24,9 @@ pub fn table_columns(schema: &str, table: &str) -> Option<Vec<ColumnInfo>> {
         let rows = client
             .select(
                 "SELECT a.attname::text, t.typname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
-                        t.typcategory::text, a.attnotnull \
+                        t.typcategory::text, a.attnotnull, \
+                        CASE WHEN a.atttypid = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'pg_catalog.bpchar' \
+                             ELSE pg_catalog.format_type(a.atttypid, NULL) END \
                  FROM pg_catalog.pg_class r \
                  JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
                  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped \
@@ -42,6 +47,7 @@ pub fn table_columns(schema: &str, table: &str) -> Option<Vec<ColumnInfo>> {
                     type_display: r.get::<String>(3).ok().flatten()?,
                     category: r.get::<String>(4).ok().flatten()?,
                     not_null: r.get::<bool>(5).ok().flatten()?,
+                    type_base: r.get::<String>(6).ok().flatten()?,
                 })
             })
             .collect(),

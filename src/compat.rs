@@ -74,14 +74,12 @@ fn cf_create_compat_views() -> TableIterator<
         }
         match &e.primary.soft_delete {
             Some(SoftDelete::Timestamp(c)) => {
-                let ty = Spi::get_one_with_args::<String>(
-                    "SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute \
-                     WHERE attrelid = pg_catalog.to_regclass($1) AND attname = $2",
-                    &[e.primary.table().into(), c.as_str().into()],
-                )
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "timestamptz".into());
+                let ty = crate::catalog::table_columns(&e.primary.schema, &e.primary.name)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|col| col.name == *c)
+                    .map(|col| col.type_display)
+                    .unwrap_or_else(|| "timestamptz".into());
                 cols.push(format!("NULL::{ty} AS {}", ident(c)));
             }
             Some(SoftDelete::Boolean(c)) => cols.push(format!("false AS {}", ident(c))),

@@ -34,27 +34,6 @@ pub struct Written<'a> {
     pub not_null: bool,
 }
 
-/// The legacy columns of `e`: name, type without length, NOT NULL.
-fn legacy_columns(e: &Entity) -> Vec<(String, String, bool)> {
-    Spi::connect(|client| {
-        client
-            .select(
-                "SELECT attname::text, pg_catalog.format_type(atttypid, NULL), attnotnull FROM pg_catalog.pg_attribute \
-                 WHERE attrelid = pg_catalog.to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-                None,
-                &[e.primary.table().into()],
-            )
-            .expect("read pg_attribute")
-            .filter_map(|r| {
-                let ty = r.get::<String>(2).ok().flatten()?;
-                // `character` without a length is character(1): blank-padded text is bpchar.
-                let ty = if ty == "character" { "pg_catalog.bpchar".to_string() } else { ty };
-                Some((r.get::<String>(1).ok().flatten()?, ty, r.get::<bool>(3).ok().flatten()?))
-            })
-            .collect()
-    })
-}
-
 /// The legacy column a soft delete sets, if any.
 fn soft_delete_column(e: &Entity) -> Option<&str> {
     match &e.primary.soft_delete {
@@ -64,7 +43,7 @@ fn soft_delete_column(e: &Entity) -> Option<&str> {
 }
 
 pub fn written(e: &Entity) -> Vec<Written<'_>> {
-    let types = legacy_columns(e);
+    let types = catalog::table_columns(&e.primary.schema, &e.primary.name).unwrap_or_default();
     let soft = soft_delete_column(e);
     let mut out: Vec<Written> = Vec::new();
     for col in &e.columns {
@@ -75,8 +54,8 @@ pub fn written(e: &Entity) -> Vec<Written<'_>> {
         }
         let (ty, not_null) = types
             .iter()
-            .find(|(n, ..)| n == legacy)
-            .map(|(_, t, nn)| (t.clone(), *nn))
+            .find(|c| c.name == legacy)
+            .map(|c| (c.type_base.clone(), c.not_null))
             .unwrap_or_else(|| ("text".into(), false));
         out.push(Written { col, legacy, ty, not_null });
     }

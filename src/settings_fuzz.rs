@@ -36,21 +36,7 @@ mod tests {
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
     use serde_json::{json, Map, Value};
 
-    const LEGACY_SCHEMA: &str = include_str!("../demo/legacy_schema.sql");
-    const CRM_SCHEMA: &str = include_str!("../tests/pg_regress/fixtures/crm_schema.sql");
-    const CRM_DATA: &str = include_str!("../tests/pg_regress/fixtures/crm_data.sql");
-
-    fn run_script(script: &str) {
-        let sql: String = script
-            .lines()
-            .filter(|l| {
-                let l = l.trim_start();
-                !l.starts_with('\\') && l != "BEGIN;" && l != "COMMIT;"
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        Spi::run(&sql).unwrap();
-    }
+    use crate::tests::tests::{run_script, CRM_DATA, CRM_SCHEMA, LEGACY_SCHEMA};
 
     /// Words a configuration is made of: keys, table and column names of both schemas, strategies,
     /// kinds, values; and some that are none of those.

@@ -3,17 +3,17 @@
 //! sequences of writes, checked against an independent oracle (tests/pg_regress/fixtures/oracle.sql).
 
 #[pgrx::pg_schema]
-mod tests {
+pub(crate) mod tests {
     use pgrx::prelude::*;
 
-    const LEGACY_SCHEMA: &str = include_str!("../demo/legacy_schema.sql");
+    pub const LEGACY_SCHEMA: &str = include_str!("../demo/legacy_schema.sql");
     const ORACLE: &str = include_str!("../tests/pg_regress/fixtures/oracle.sql");
-    const CRM_SCHEMA: &str = include_str!("../tests/pg_regress/fixtures/crm_schema.sql");
-    const CRM_DATA: &str = include_str!("../tests/pg_regress/fixtures/crm_data.sql");
+    pub const CRM_SCHEMA: &str = include_str!("../tests/pg_regress/fixtures/crm_schema.sql");
+    pub const CRM_DATA: &str = include_str!("../tests/pg_regress/fixtures/crm_data.sql");
     const CRM_ORACLE: &str = include_str!("../tests/pg_regress/fixtures/crm_oracle.sql");
 
     /// Runs a psql script's SQL (its backslash commands and transaction control dropped).
-    fn run_script(script: &str) {
+    pub fn run_script(script: &str) {
         let sql: String = script
             .lines()
             .filter(|l| {
