@@ -269,19 +269,25 @@ fn gone_candidates(e: &Entity, old: bool, new: bool) -> String {
 }
 
 /// Legacy ids whose presence in CoreForge the statement may change, so that their dependents
-/// (memberships) must follow: liveness changed, or (updates) a rejected row that the statement may
-/// have fixed.
+/// (memberships) must follow: liveness changed, or (updates) a live row that the statement may
+/// bring into CoreForge: one that is not there yet (written while sync was off, not backfilled
+/// yet) or a rejected row that the statement may have fixed. The copy brings the memberships of
+/// every row it inserts, so [`lock_statement`] must lock them all: a membership copied without its
+/// tenant locked could be decided on a tenant whose removal from CoreForge is about to commit.
 fn presence_changed(e: &Entity, old: bool, new: bool) -> String {
     let mut parts = vec![live_changed(e, old, new)];
     if old && new {
         let k = &e.key[0];
         parts.push(format!(
-            "SELECT x.{id} AS id FROM {NEW_TABLE} x WHERE {live} AND EXISTS \
-             (SELECT 1 FROM coreforge_sync.rejects r WHERE r.entity = {name} AND r.legacy_id = {key})",
+            "SELECT x.{id} AS id FROM {NEW_TABLE} x WHERE {live} AND (EXISTS \
+             (SELECT 1 FROM coreforge_sync.rejects r WHERE r.entity = {name} AND r.legacy_id = {key}) \
+             OR NOT EXISTS (SELECT 1 FROM {cf} c WHERE c.id = {cf_id}))",
             id = ident(&k.legacy),
             live = e.primary.live("x"),
             name = literal(e.name),
             key = e.legacy_key_text("x"),
+            cf = e.cf_table(),
+            cf_id = k.cf_of(&format!("x.{}", ident(&k.legacy))),
         ));
     }
     parts.join(" UNION ")
