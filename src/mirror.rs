@@ -293,13 +293,27 @@ fn presence_changed(e: &Entity, old: bool, new: bool) -> String {
     parts.join(" UNION ")
 }
 
-/// A trigger's locks, taken in a statement of their own before the mirror statement: every legacy
-/// row a copy in `scope` may depend on (a membership, its user and its tenant), live or not,
-/// `FOR SHARE`. Locking before deciding liveness is what keeps two writers whose changes together
-/// decide a membership (a user's undelete, its tenant's undelete) from both missing it: the second
-/// waits for the first, and the mirror statement's fresh snapshot then sees its commit. Taking the
-/// locks apart from the reads means no decision rests on READ COMMITTED's re-check of a join.
-/// Only for scopes where [`needs_locks`] holds.
+/// A trigger's locks, taken in a statement of their own before the mirror statement, so that a
+/// writer whose change together with another's decides a membership waits for the other and then,
+/// in the mirror statement's fresh snapshot, sees its commit. The global order is: the
+/// application's own row locks (taken by its statement), then these, each `FOR SHARE` of legacy
+/// rows (or `FOR UPDATE` of cf_ rows) that another writer holds only through its own statement:
+/// - a membership statement locks its memberships with their users and tenants, live or not. Every
+///   writer of a user or tenant holds that row's lock from its own statement on, so a membership
+///   writer and a parent writer are always ordered by the parent's row, whichever comes first;
+/// - a user or organization statement locks, for the keys it may bring into CoreForge (a row that
+///   comes to life, or that is live and not there yet), the *other* parent of each of their
+///   memberships (the tenant of a user's membership): whether the membership follows depends on
+///   that parent being live, and on its cf_ row not being about to go. It locks nothing for the
+///   keys it takes out of CoreForge: their memberships go whatever the other parent does, and the
+///   membership writers order themselves on the parent row;
+/// - the cf_ rows that may go, `FOR UPDATE`: a membership being inserted into CoreForge for one of
+///   them (the new application, from cutover on) holds it `FOR KEY SHARE` until it commits; waiting
+///   here lets the mirror statement's fresh snapshot see it and remove it with its parent, instead
+///   of failing on CoreForge's foreign key.
+///
+/// Taking the locks apart from the reads means no decision rests on READ COMMITTED's re-check of
+/// a join. Only for scopes where [`needs_locks`] holds.
 pub fn lock_statement(e: &Entity, scope: Scope) -> String {
     let Scope::Statement { old, new, remove, cascade, .. } = scope else {
         unreachable!("only triggers take their locks apart")
@@ -313,7 +327,7 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
             .map(|(_, t)| format!("SELECT {legacy_keys} FROM {t}"))
             .collect();
         locks.push(format!(
-            "SELECT 1 FROM {from} WHERE ({keys}) IN ({touched}) FOR SHARE OF {aliases}",
+            "SELECT 1 FROM {from} WHERE ({keys}) IN ({touched}) ORDER BY {keys} FOR SHARE OF {aliases}",
             from = e.from(false),
             keys = e.legacy_key(e.primary.alias),
             touched = tables.join(" UNION ALL "),
@@ -322,37 +336,48 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
     }
     let deps = dependents(e.name, &e.cf_schema);
     if cascade && !deps.is_empty() {
-        let mut keys = vec![presence_changed(e, old, new)];
-        if remove {
-            keys.push(format!(
-                "SELECT {} AS id FROM ({}) g",
-                ident(&e.key[0].legacy),
-                gone_candidates(e, old, new)
-            ));
+        let id = ident(&e.key[0].legacy);
+        let changed = presence_changed(e, old, new);
+        if new {
+            let arriving = format!(
+                "SELECT p.id FROM ({changed}) p WHERE p.id IN (SELECT x.{id} FROM {NEW_TABLE} x WHERE {live})",
+                live = e.primary.live("x"),
+            );
+            for d in &deps {
+                let parent = d.parent(e.name).expect("dependent has parent");
+                let others: Vec<&str> =
+                    d.parents.iter().filter(|p| p.entity != e.name).map(|p| p.source.alias).collect();
+                if others.is_empty() {
+                    continue;
+                }
+                let order: Vec<String> = d
+                    .parents
+                    .iter()
+                    .filter(|p| p.entity != e.name)
+                    .map(|p| format!("{}.{}", p.source.alias, ident(p.source.id.as_deref().expect("parents have ids"))))
+                    .collect();
+                locks.push(format!(
+                    "SELECT 1 FROM {from} WHERE {a}.{fk} IN ({arriving}) ORDER BY {order} FOR SHARE OF {others}",
+                    from = d.from(false),
+                    a = d.primary.alias,
+                    fk = ident(&parent.fk_legacy),
+                    order = order.join(", "),
+                    others = others.join(", "),
+                ));
+            }
         }
-        for d in &deps {
-            let parent = d.parent(e.name).expect("dependent has parent");
-            locks.push(format!(
-                "SELECT 1 FROM {from} WHERE {a}.{fk} IN ({keys}) FOR SHARE OF {aliases}",
-                from = d.from(false),
-                a = d.primary.alias,
-                fk = ident(&parent.fk_legacy),
-                keys = keys.join(" UNION ALL "),
-                aliases = d.lock_aliases(),
-            ));
-        }
-        // The cf_ rows that may go, FOR UPDATE: a membership being inserted into CoreForge for one
-        // of them (the new application, from cutover on) holds it FOR KEY SHARE until it commits;
-        // waiting here lets the mirror statement's fresh snapshot see it and remove it with its
-        // parent, instead of failing on CoreForge's foreign key.
         if remove {
             locks.push(format!(
-                "SELECT 1 FROM {cf} c WHERE c.id IN (SELECT {cf_id} FROM ({keys}) g) FOR UPDATE OF c",
+                "SELECT 1 FROM {cf} c WHERE c.id IN (SELECT {cf_id} FROM ({changed} UNION ALL \
+                 SELECT {id} AS id FROM ({gone}) g) g) ORDER BY c.id FOR UPDATE OF c",
                 cf = e.cf_table(),
                 cf_id = e.key[0].cf_of("g.id"),
-                keys = keys.join(" UNION ALL "),
+                gone = gone_candidates(e, old, new),
             ));
         }
+    }
+    if locks.is_empty() {
+        return "SELECT 0".into();
     }
     let ctes: Vec<String> =
         locks.iter().enumerate().map(|(i, l)| format!("l{i} AS MATERIALIZED ({l})")).collect();
