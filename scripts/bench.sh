@@ -188,6 +188,9 @@ for i in $(seq 1 "$REPS"); do
     echo "  rep $i: peak ${M4[-1]} kB at $((USERS * 4)) users"
 done
 
+step "9: deadlock retries of the legacy workload, sync on against the extension not installed"
+bash bench/deadlocks.sh "$REPS" "$PGBENCH_SECONDS" | tee "$OUT/deadlocks.txt"
+
 # ---- the report ---------------------------------------------------------------------------------
 m() { median "$@"; }
 r1o=$(m "${R1_OURS[@]}"); r1h=$(m "${R1_HAND[@]}"); r2g=$(m "${R2_GUIDE[@]}")
@@ -222,6 +225,10 @@ report="$OUT/results.md"
     echo "4 none ${R4_NONE[*]}; ours ${R4_OURS[*]}; PL/pgSQL ${R4_PLPG[*]}; 5 none ${R5_NONE[*]}; ours ${R5_OURS[*]};"
     echo "6 ours ${R6_OURS[*]}; guide ${R6_GUIDE[*]}; 7 at $USERS ${M1[*]} kB; at $((USERS * 4)) ${M4[*]} kB;"
     echo "8 none ${R8_NONE[*]}; ours ${R8_OURS[*]}."
+    echo
+    echo "9: deadlock retries of \`tests/chaos/legacy.pgbench\` (3 clients, ${PGBENCH_SECONDS} s, $REPS rounds each, \`bench/deadlocks.sh\`):"
+    echo
+    grep '^|' "$OUT/deadlocks.txt"
 } >"$report"
 step "results"
 cat "$report"

@@ -302,9 +302,11 @@ fn presence_changed(e: &Entity, old: bool, new: bool) -> String {
 ///   writer of a user or tenant holds that row's lock from its own statement on, so a membership
 ///   writer and a parent writer are always ordered by the parent's row, whichever comes first;
 /// - a user or organization statement locks, for the keys it may bring into CoreForge (a row that
-///   comes to life, or that is live and not there yet), the *other* parent of each of their
-///   memberships (the tenant of a user's membership): whether the membership follows depends on
-///   that parent being live, and on its cf_ row not being about to go. It locks nothing for the
+///   comes to life, or that is live and not there yet), each of their memberships with its *other*
+///   parent (the tenant of a user's membership): whether the membership follows depends on that
+///   parent being live, and on its cf_ row not being about to go; and from cutover on the reverse
+///   mirror writes memberships without locking their parents (tests/chaos.sh part 2 found a
+///   membership copied while its reverse removal committed). It locks nothing for the
 ///   keys it takes out of CoreForge: their memberships go whatever the other parent does, and the
 ///   membership writers order themselves on the parent row;
 /// - the cf_ rows that may go, `FOR UPDATE`: a membership being inserted into CoreForge for one of
@@ -350,6 +352,9 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
                 if others.is_empty() {
                     continue;
                 }
+                // The membership rows too: from cutover on, the reverse mirror writes them without
+                // locking their parents, so their own row is what orders it against this copy.
+                let locked: Vec<&str> = std::iter::once(d.primary.alias).chain(others.iter().copied()).collect();
                 let order: Vec<String> = d
                     .parents
                     .iter()
@@ -362,7 +367,7 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
                     a = d.primary.alias,
                     fk = ident(&parent.fk_legacy),
                     order = order.join(", "),
-                    others = others.join(", "),
+                    others = locked.join(", "),
                 ));
             }
         }
