@@ -347,19 +347,23 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
             );
             for d in &deps {
                 let parent = d.parent(e.name).expect("dependent has parent");
-                let others: Vec<&str> =
-                    d.parents.iter().filter(|p| p.entity != e.name).map(|p| p.source.alias).collect();
+                let others: Vec<_> = d.parents.iter().filter(|p| p.entity != e.name).collect();
                 if others.is_empty() {
                     continue;
                 }
                 // The membership rows too: from cutover on, the reverse mirror writes them without
                 // locking their parents, so their own row is what orders it against this copy.
-                let locked: Vec<&str> = std::iter::once(d.primary.alias).chain(others.iter().copied()).collect();
-                let order: Vec<String> = d
-                    .parents
+                let locked: Vec<&str> =
+                    std::iter::once(d.primary.alias).chain(others.iter().map(|p| p.source.alias)).collect();
+                let order: Vec<String> = others
                     .iter()
-                    .filter(|p| p.entity != e.name)
-                    .map(|p| format!("{}.{}", p.source.alias, ident(p.source.id.as_deref().expect("parents have ids"))))
+                    .map(|p| {
+                        format!(
+                            "{}.{}",
+                            p.source.alias,
+                            ident(p.source.id.as_deref().expect("parents have ids"))
+                        )
+                    })
                     .collect();
                 locks.push(format!(
                     "SELECT 1 FROM {from} WHERE {a}.{fk} IN ({arriving}) ORDER BY {order} FOR SHARE OF {others}",
