@@ -10,13 +10,16 @@ use crate::{catalog, state, triggers};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
-/// Runs one mirror statement and reads its `(inserted, updated, deleted, rejected)` row.
-pub fn execute(sql: &str, args: &[DatumWithOid]) -> Counts {
-    Spi::connect_mut(|client| {
-        let row = client.update(sql, None, args).unwrap_or_else(|e| panic!("{e}"));
-        let row = row.first();
-        let get = |i| row.get::<i64>(i).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0);
-        Counts { inserted: get(1), updated: get(2), deleted: get(3), rejected: get(4) }
+/// Runs one mirror statement of `e`, which writes its cf_ table, with that table's owner's rights
+/// (`owner.rs`), and reads its `(inserted, updated, deleted, rejected)` row.
+pub fn execute(e: &Entity, sql: &str, args: &[DatumWithOid]) -> Counts {
+    crate::owner::as_owner(&e.cf_schema, e.cf_name, || {
+        Spi::connect_mut(|client| {
+            let row = client.update(sql, None, args).unwrap_or_else(|e| panic!("{e}"));
+            let row = row.first();
+            let get = |i| row.get::<i64>(i).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0);
+            Counts { inserted: get(1), updated: get(2), deleted: get(3), rejected: get(4) }
+        })
     })
 }
 
@@ -31,7 +34,7 @@ pub fn reconcile(e: &Entity, on_error: OnError) -> Counts {
         Spi::run(&assign).unwrap_or_else(|err| panic!("{err}"));
     }
     let mut counts = remove_stale(e, None);
-    counts.add(execute(&statement(e, Scope::All, on_error), &[]));
+    counts.add(execute(e, &statement(e, Scope::All, on_error), &[]));
     counts
 }
 
@@ -61,7 +64,7 @@ pub fn remove_stale(e: &Entity, range: Option<(Option<&str>, &str)>) -> Counts {
     );
     let stale: Option<Vec<pgrx::Uuid>> = Spi::get_one(&stale_sql).unwrap_or_else(|err| panic!("{err}"));
     match stale {
-        Some(ids) => execute(&statement(e, Scope::CfIds, OnError::Record), &[ids.into()]),
+        Some(ids) => execute(e, &statement(e, Scope::CfIds, OnError::Record), &[ids.into()]),
         None => Counts::default(),
     }
 }

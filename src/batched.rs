@@ -304,7 +304,7 @@ fn copy_batch(e: &Entity, pass: &Pass) -> (bool, i64) {
         Spi::connect_mut(|client| client.update(assign.as_str(), None, &args()).map(|_| ()))
             .unwrap_or_else(|err| panic!("{err}"));
     }
-    let counts = execute(&statement(e, Scope::Range { lower }, OnError::Record), &args());
+    let counts = execute(e, &statement(e, Scope::Range { lower }, OnError::Record), &args());
     record_batch(e.name, Some(&upper), rows, counts);
     (false, rows)
 }

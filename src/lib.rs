@@ -39,6 +39,7 @@ mod ids;
 mod internal;
 mod mapping;
 mod mirror;
+mod owner;
 mod passwords;
 mod phases;
 mod privileges;

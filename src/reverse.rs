@@ -15,12 +15,12 @@
 //! The triggers run [`statement`] over a statement's transition tables; the reverse backfill
 //! ([`reconcile`], `cf_sync_legacy()`) runs the same pieces over whole tables.
 
-use crate::backfill::execute;
 use crate::errors::fail;
 use crate::mapping::{Col, Entity, ParentCheck, SoftDelete, ENTITY_NAMES};
 use crate::mirror::{Counts, NEW_TABLE, OLD_TABLE};
 use crate::sql::{ident, literal};
 use crate::config::{self, Kind};
+use crate::owner::{self, Write};
 use crate::{catalog, guard, phases, state};
 use pgrx::prelude::*;
 
@@ -129,53 +129,111 @@ fn new_legacy_id(e: &Entity, cf_id: &str) -> Option<String> {
     })
 }
 
-/// `INSERT INTO <mapping> ...`: legacy ids for the cf_ rows of `rel` that have none (users and
-/// organizations with mapped ids). A new id already taken, by a legacy row or a mapping, is an
-/// error (e.g. a sequence behind the table's ids): writing back into someone else's row is not
-/// an option.
-pub fn assign_statement(e: &Entity, rel: &str) -> Option<String> {
-    let p = &e.primary;
-    let (Some(map), Some(id)) = (&p.map, &p.id) else { return None };
-    let fresh = new_legacy_id(e, "c.id")?;
-    Some(format!(
-        "INSERT INTO {map} (old_id, new_id) SELECT n.old_id, n.new_id FROM \
-           (SELECT {fresh} AS old_id, c.id AS new_id FROM {rel} c \
-             WHERE NOT EXISTS (SELECT 1 FROM {map} mp WHERE mp.new_id = c.id) OFFSET 0) n \
-         WHERE CASE WHEN EXISTS (SELECT 1 FROM {table} l WHERE l.{id} = n.old_id) \
-                      OR EXISTS (SELECT 1 FROM {map} mp WHERE mp.old_id = n.old_id) \
-               THEN coreforge_sync.legacy_id_taken({shown}, n.old_id::text) ELSE true END",
-        table = p.table(),
-        id = ident(id),
-        shown = literal(&format!("{}.{}", p.display(), id)),
-    ))
+/// The SQL types of the legacy key columns, in key order (the rows a read step hands over).
+fn key_types(e: &Entity) -> Vec<String> {
+    let types = catalog::table_columns(&e.primary.schema, &e.primary.name).unwrap_or_default();
+    e.key
+        .iter()
+        .map(|k| types.iter().find(|c| c.name == k.legacy).map(|c| c.type_base.clone()).unwrap_or_else(|| "text".into()))
+        .collect()
 }
 
-/// CTEs `rv_up` (update) and `rv_ins` (insert) writing the cf_ rows of `rel` into the legacy
-/// table, and `rv_clr`, which drops the rejects of the legacy rows they wrote.
-fn upsert_ctes(e: &Entity, rel: &str) -> Vec<String> {
+/// `k1 <type>, k2 <type>`: the keys in a `jsonb_to_recordset` column list.
+fn key_defs(e: &Entity) -> Vec<String> {
+    key_types(e).iter().enumerate().map(|(i, t)| format!("k{} {t}", i + 1)).collect()
+}
+
+/// The rows of a read step, as one jsonb text: `SELECT jsonb_agg(to_jsonb(d))::text FROM (<rows>) d`.
+fn as_json(rows: &str) -> String {
+    format!("SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d))::text FROM ({rows}) d")
+}
+
+/// The legacy ids for the cf_ rows of `rel` that have none (users and organizations with mapped
+/// ids): the ids are drawn from the legacy id column's default (code of the table's owner, so with
+/// the owner's rights), and recorded in the mapping by the extension. A new id already taken, by a
+/// legacy row or a mapping, is an error (e.g. a sequence behind the table's ids): writing back
+/// into someone else's row is not an option.
+pub fn assign_write(e: &Entity, rel: &str) -> Option<Write> {
+    let p = &e.primary;
+    let (Some(map), Some(id)) = (&p.map, &p.id) else { return None };
+    let fresh = new_legacy_id(e, "x")?;
+    Some(Write {
+        read: format!(
+            "SELECT pg_catalog.array_agg(c.id)::text FROM {rel} c \
+             WHERE NOT EXISTS (SELECT 1 FROM {map} mp WHERE mp.new_id = c.id)"
+        ),
+        write: format!(
+            "SELECT 0::bigint, 0::bigint, 0::bigint, \
+             pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('old_id', {fresh}, 'new_id', x))::text \
+             FROM pg_catalog.unnest($1::uuid[]) x"
+        ),
+        after: Some(format!(
+            "INSERT INTO {map} (old_id, new_id) SELECT n.old_id, n.new_id \
+             FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS n(old_id {ty}, new_id uuid) \
+             WHERE CASE WHEN EXISTS (SELECT 1 FROM {table} l WHERE l.{id} = n.old_id) \
+                          OR EXISTS (SELECT 1 FROM {map} mp WHERE mp.old_id = n.old_id) \
+                   THEN coreforge_sync.legacy_id_taken({shown}, n.old_id::text) ELSE true END",
+            ty = p.id_type,
+            table = p.table(),
+            id = ident(id),
+            shown = literal(&format!("{}.{}", p.display(), id)),
+        )),
+    })
+}
+
+/// The cf_ rows of `rel` written into the legacy table. The read step decides, per row, whether
+/// it is new (`ins`), and for each mapped column whether it is written (`w1`...; only when the
+/// legacy value does not already project to the CoreForge value) and its legacy value (`n1`...);
+/// it hands over only the rows that say something else. The write step updates (a column not
+/// written keeps the row's newest value) or inserts them; the rejects of the legacy rows written
+/// are then dropped.
+pub fn upsert_write(e: &Entity, rel: &str) -> Write {
     let a = e.primary.alias;
     let table = e.primary.table();
+    let key0 = ident(&e.key[0].legacy);
     let cols = written(e);
     let values: Vec<String> =
-        cols.iter().enumerate().map(|(i, w)| format!("c.{} AS v{}", ident(w.col.cf), i + 1)).collect();
-    let src = format!(
-        "rv_src AS MATERIALIZED (SELECT {}{}{} FROM {rel} c)",
-        legacy_keys_of(e, "c"),
-        if values.is_empty() { "" } else { ", " },
-        values.join(", ")
-    );
-    let mut sets: Vec<String> = cols
+        cols.iter().enumerate().map(|(i, w)| format!(", c.{} AS v{}", ident(w.col.cf), i + 1)).collect();
+    let keys: Vec<String> = (1..=e.key.len()).map(|n| format!("s.k{n}")).collect();
+    let decided: Vec<String> = cols
         .iter()
         .enumerate()
         .map(|(i, w)| {
             format!(
-                "{lc} = CASE WHEN {fwd} IS NOT DISTINCT FROM s.v{n} THEN {a}.{lc} ELSE {back} END",
-                lc = ident(w.legacy),
+                ", ({a}.{key0} IS NULL OR {fwd} IS DISTINCT FROM s.v{n}) AS w{n}, {back} AS n{n}",
                 fwd = w.col.expr,
                 n = i + 1,
                 back = written_back(e, w, &format!("s.v{}", i + 1)),
             )
         })
+        .collect();
+    let fwd_row: Vec<&str> = cols.iter().map(|w| w.col.expr.as_str()).collect();
+    let cf_row: Vec<String> = (1..=cols.len()).map(|n| format!("s.v{n}")).collect();
+    let differs = if cols.is_empty() {
+        "false".to_string()
+    } else {
+        format!("ROW({}) IS DISTINCT FROM ROW({})", fwd_row.join(", "), cf_row.join(", "))
+    };
+    let read = as_json(&format!(
+        "SELECT {keys}, {a}.{key0} IS NULL AS ins{decided} \
+         FROM (SELECT {legacy_keys}{values} FROM {rel} c) s LEFT JOIN {table} {a} ON {matched} \
+         WHERE {a}.{key0} IS NULL OR NOT ({live}) OR {differs}",
+        keys = keys.join(", "),
+        decided = decided.concat(),
+        legacy_keys = legacy_keys_of(e, "c"),
+        values = values.concat(),
+        matched = legacy_key_match(e, a, "s"),
+        live = e.primary.live(a),
+    ));
+    let defs: Vec<String> = key_defs(e)
+        .into_iter()
+        .chain(std::iter::once("ins boolean".to_string()))
+        .chain(cols.iter().enumerate().map(|(i, w)| format!("w{n} boolean, n{n} {}", w.ty, n = i + 1)))
+        .collect();
+    let mut sets: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, w)| format!("{lc} = CASE WHEN s.w{n} THEN s.n{n} ELSE {a}.{lc} END", lc = ident(w.legacy), n = i + 1))
         .collect();
     match &e.primary.soft_delete {
         Some(SoftDelete::Timestamp(c)) => sets.push(format!("{} = NULL", ident(c))),
@@ -184,16 +242,9 @@ fn upsert_ctes(e: &Entity, rel: &str) -> Vec<String> {
         }
         None => {}
     }
-    let fwd_row: Vec<&str> = cols.iter().map(|w| w.col.expr.as_str()).collect();
-    let cf_row: Vec<String> = (1..=cols.len()).map(|n| format!("s.v{n}")).collect();
-    let differs = if cols.is_empty() {
-        "false".to_string()
-    } else {
-        format!("ROW({}) IS DISTINCT FROM ROW({})", fwd_row.join(", "), cf_row.join(", "))
-    };
     // Nothing to set (no mapped column, no soft delete): the key itself.
     if sets.is_empty() {
-        sets.push(format!("{0} = {a}.{0}", ident(&e.key[0].legacy)));
+        sets.push(format!("{key0} = {a}.{key0}"));
     }
     // A new legacy row: its key, the mapped columns, and live (a boolean soft delete is written
     // false, a timestamp one is left NULL).
@@ -208,82 +259,70 @@ fn upsert_ctes(e: &Entity, rel: &str) -> Vec<String> {
         .chain(cols.iter().map(|w| ident(w.legacy)))
         .chain(live_flag.map(|c| ident(c)))
         .collect();
-    let insert_values: Vec<String> = (1..=e.key.len())
-        .map(|n| format!("s.k{n}"))
-        .chain(cols.iter().enumerate().map(|(i, w)| written_back(e, w, &format!("s.v{}", i + 1))))
+    let insert_values: Vec<String> = keys
+        .iter()
+        .cloned()
+        .chain((1..=cols.len()).map(|n| format!("s.n{n}")))
         .chain(live_flag.map(|_| "false".to_string()))
         .collect();
-    vec![
-        src,
-        format!(
-            "rv_up AS (UPDATE {table} {a} SET {sets} FROM rv_src s WHERE {matched} \
-             AND (NOT ({live}) OR {differs}) RETURNING {key_text} AS legacy_id)",
-            sets = sets.join(", "),
-            matched = legacy_key_match(e, a, "s"),
-            live = e.primary.live(a),
-            key_text = e.legacy_key_text(a),
-        ),
-        format!(
-            "rv_ins AS (INSERT INTO {table} AS {a} ({names}) OVERRIDING SYSTEM VALUE SELECT {vals} FROM rv_src s \
-             WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {matched}) RETURNING {key_text} AS legacy_id)",
-            names = insert_names.join(", "),
-            vals = insert_values.join(", "),
-            matched = legacy_key_match(e, "x", "s"),
-            key_text = e.legacy_key_text(a),
-        ),
-        format!(
-            "rv_clr AS (DELETE FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.legacy_id IN \
-             (SELECT legacy_id FROM rv_up UNION ALL SELECT legacy_id FROM rv_ins))",
+    let key_text = e.legacy_key_text(a);
+    let write = format!(
+        "WITH s AS MATERIALIZED (SELECT * FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS s({defs})), \
+         rv_up AS (UPDATE {table} {a} SET {sets} FROM s WHERE NOT s.ins AND {matched} RETURNING {key_text} AS legacy_id), \
+         rv_ins AS (INSERT INTO {table} AS {a} ({names}) OVERRIDING SYSTEM VALUE SELECT {vals} FROM s \
+           WHERE s.ins AND NOT EXISTS (SELECT 1 FROM {table} x WHERE {matched_x}) RETURNING {key_text} AS legacy_id) \
+         SELECT (SELECT pg_catalog.count(*) FROM rv_ins), (SELECT pg_catalog.count(*) FROM rv_up), 0::bigint, \
+           (SELECT pg_catalog.array_agg(w.legacy_id) FROM (SELECT legacy_id FROM rv_up UNION ALL SELECT legacy_id FROM rv_ins) w)::text",
+        defs = defs.join(", "),
+        sets = sets.join(", "),
+        matched = legacy_key_match(e, a, "s"),
+        names = insert_names.join(", "),
+        vals = insert_values.join(", "),
+        matched_x = legacy_key_match(e, "x", "s"),
+    );
+    Write {
+        read,
+        write,
+        after: Some(format!(
+            "DELETE FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.legacy_id = ANY ($1::text[])",
             literal(e.name)
-        ),
-    ]
+        )),
+    }
 }
 
-/// CTE `rv_del`: the legacy rows whose keys `gone` returns (as `k1`, `k2`) soft-deleted, or
-/// deleted where the legacy table has no soft-delete rule.
-fn removal_cte(e: &Entity, gone: &str) -> String {
+/// The legacy rows whose keys `gone` returns (as `k1`, `k2`) soft-deleted, or deleted where the
+/// legacy table has no soft-delete rule.
+fn removal_write(e: &Entity, gone: &str) -> Write {
     let a = e.primary.alias;
     let table = e.primary.table();
     let matched = legacy_key_match(e, a, "g");
-    match &e.primary.soft_delete {
+    let del = match &e.primary.soft_delete {
         Some(sd) => {
             let set = match sd {
                 SoftDelete::Timestamp(c) => format!("{} = pg_catalog.now()", ident(c)),
                 SoftDelete::Boolean(c) => format!("{} = true", ident(c)),
             };
-            format!(
-                "rv_del AS (UPDATE {table} {a} SET {set} FROM ({gone}) g WHERE {matched} AND {} RETURNING 1)",
-                e.primary.live(a)
-            )
+            format!("UPDATE {table} {a} SET {set} FROM g WHERE {matched} AND {} RETURNING 1", e.primary.live(a))
         }
-        None => format!("rv_del AS (DELETE FROM {table} {a} USING ({gone}) g WHERE {matched} RETURNING 1)"),
+        None => format!("DELETE FROM {table} {a} USING g WHERE {matched} RETURNING 1"),
+    };
+    Write {
+        read: as_json(gone),
+        write: format!(
+            "WITH g AS MATERIALIZED (SELECT * FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS g({defs})), \
+             rv_del AS ({del}) SELECT 0::bigint, 0::bigint, (SELECT pg_catalog.count(*) FROM rv_del), NULL::text",
+            defs = key_defs(e).join(", "),
+        ),
+        after: None,
     }
 }
 
-/// `WITH <ctes> SELECT inserted, updated, deleted, 0`: the shape `backfill::execute` reads.
-fn counted(ctes: Vec<String>, ins: bool, del: bool) -> String {
-    let count = |on: bool, cte: &str| {
-        if on {
-            format!("(SELECT pg_catalog.count(*) FROM {cte})")
-        } else {
-            "0::bigint".to_string()
-        }
-    };
-    format!(
-        "WITH {} SELECT {}, {}, {}, 0::bigint",
-        ctes.join(", "),
-        count(ins, "rv_ins"),
-        count(ins, "rv_up"),
-        count(del, "rv_del")
-    )
-}
-
 /// The reverse mirror of one statement on a cf_ table, over its transition tables: the new rows
-/// written back, the keys the statement removed (old keys no new row has) removed.
-pub fn statement(e: &Entity, old: bool, new: bool) -> String {
-    let mut ctes = Vec::new();
+/// written back, then the keys the statement removed (old keys no new row has) removed.
+pub fn statement(e: &Entity, old: bool, new: bool) -> Vec<Write> {
+    let mut out = Vec::new();
     if new {
-        ctes.extend(upsert_ctes(e, NEW_TABLE));
+        out.push(upsert_write(e, NEW_TABLE));
     }
     if old {
         let same_key: Vec<String> = e.key.iter().map(|k| format!("n.{0} = o.{0}", ident(k.cf))).collect();
@@ -292,18 +331,24 @@ pub fn statement(e: &Entity, old: bool, new: bool) -> String {
         } else {
             String::new()
         };
-        ctes.push(removal_cte(e, &format!("SELECT {} FROM {OLD_TABLE} o{not_kept}", legacy_keys_of(e, "o"))));
+        out.push(removal_write(e, &format!("SELECT {} FROM {OLD_TABLE} o{not_kept}", legacy_keys_of(e, "o"))));
     }
-    counted(ctes, new, old)
+    out
+}
+
+/// Runs `w` on the legacy table of `e` (planned afresh: the reverse backfill and TRUNCATE).
+fn run(e: &Entity, w: &Write) -> Counts {
+    let out = owner::run(&e.primary.schema, &e.primary.name, w);
+    Counts { inserted: out.inserted, updated: out.updated, deleted: out.deleted, rejected: 0 }
 }
 
 /// Writes every cf_ row of `e` into the legacy table (after giving rows born in CoreForge their
 /// legacy ids): the copies of the reverse backfill.
 fn copy_back(e: &Entity) -> Counts {
-    if let Some(assign) = assign_statement(e, &e.cf_table()) {
-        Spi::run(&assign).unwrap_or_else(|err| panic!("{err}"));
+    if let Some(assign) = assign_write(e, &e.cf_table()) {
+        run(e, &assign);
     }
-    execute(&counted(upsert_ctes(e, &e.cf_table()), true, false), &[])
+    run(e, &upsert_write(e, &e.cf_table()))
 }
 
 /// Removes the live legacy rows of `e` that CoreForge no longer holds: rows that would be mirrored
@@ -311,11 +356,11 @@ fn copy_back(e: &Entity) -> Counts {
 /// CoreForge, so they stay. The removals of the reverse backfill (dependents first), and what a
 /// TRUNCATE of a cf_ table does.
 pub fn remove_back(e: &Entity) -> Counts {
-    execute(&remove_back_statement(e, "true"), &[])
+    run(e, &remove_back_write(e, "true"))
 }
 
-/// The statement of [`remove_back`] for the legacy rows of `e` that pass `filter` (over its aliases).
-fn remove_back_statement(e: &Entity, filter: &str) -> String {
+/// The write of [`remove_back`] for the legacy rows of `e` that pass `filter` (over its aliases).
+fn remove_back_write(e: &Entity, filter: &str) -> Write {
     let a = e.primary.alias;
     let keys: Vec<String> =
         e.key.iter().enumerate().map(|(i, k)| format!("{a}.{} AS k{}", ident(&k.legacy), i + 1)).collect();
@@ -332,13 +377,13 @@ fn remove_back_statement(e: &Entity, filter: &str) -> String {
         cf = e.cf_table(),
         join = e.key_join("c"),
     );
-    counted(vec![removal_cte(e, &gone)], false, true)
+    removal_write(e, &gone)
 }
 
 /// A row inserted in CoreForge whose legacy row was soft-deleted brings that row back to life, and
 /// with it the legacy memberships it still had. CoreForge's new row has none of them: they go
 /// (`dependent` is the memberships entity, `rel` holds the inserted cf_ rows of `parent`).
-pub fn revived_dependents_statement(dependent: &Entity, parent: &Entity, rel: &str) -> Option<String> {
+pub fn revived_dependents_write(dependent: &Entity, parent: &Entity, rel: &str) -> Option<Write> {
     let p = dependent.parent(parent.name)?;
     let filter = format!(
         "{}.{} IN (SELECT {} FROM {rel} c)",
@@ -346,7 +391,7 @@ pub fn revived_dependents_statement(dependent: &Entity, parent: &Entity, rel: &s
         ident(&p.fk_legacy),
         parent.key[0].legacy_of("c.id")
     );
-    Some(remove_back_statement(dependent, &filter))
+    Some(remove_back_write(dependent, &filter))
 }
 
 /// The reverse backfill of every entity: removals first, dependents first (a value CoreForge moved

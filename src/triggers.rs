@@ -13,7 +13,10 @@ use crate::errors::fail;
 use crate::phases::{self, Phase};
 use crate::{backfill, catalog, config, guard, reverse, state};
 use pgrx::prelude::*;
-use pgrx::spi::{OwnedPreparedStatement, SpiClient};
+use crate::owner::{self, Write};
+use pgrx::datum::DatumWithOid;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
+use std::cell::OnceCell;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -153,9 +156,16 @@ enum Plan {
     Assign,
     Lock(Scope),
     Mirror(Scope, OnError),
-    ReverseAssign,
-    Reverse { old: bool, new: bool },
-    ReverseRevived,
+    /// A step (0 read, 1 write, 2 after: `owner::Write`) of a reverse write.
+    Reverse(ReverseWrite, u8),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum ReverseWrite {
+    Assign,
+    /// Part `part` of `reverse::statement(old, new)`.
+    Statement { old: bool, new: bool, part: usize },
+    Revived,
 }
 
 thread_local! {
@@ -178,12 +188,13 @@ fn with_plan<R>(
     client: &mut SpiClient<'_>,
     key: Key,
     sql: impl FnOnce() -> String,
+    args: &[PgOid],
     run: impl FnOnce(&mut SpiClient<'_>, &OwnedPreparedStatement) -> R,
 ) -> R {
     PLANS.with(|plans| {
         let mut plans = plans.borrow_mut();
         if !plans.contains_key(&key) {
-            let plan = client.prepare_mut(sql().as_str(), &[]).unwrap_or_else(|err| panic!("{err}")).keep();
+            let plan = client.prepare_mut(sql().as_str(), args).unwrap_or_else(|err| panic!("{err}")).keep();
             plans.insert(key.clone(), plan);
         }
         run(client, &plans[&key])
@@ -360,12 +371,50 @@ fn cf_disable_sync() -> String {
 /// Runs a trigger's statement: with the backend's kept plan for `key`, or planned afresh for a
 /// statement of more than [`KEPT_PLAN_MAX_ROWS`] rows.
 fn run_statement(client: &mut SpiClient<'_>, key: Key, rows: i64, sql: &dyn Fn() -> String) {
+    run_with(client, key, rows, sql, None, |_| ());
+}
+
+/// [`run_statement`] with one text argument, if given, and a reader of the result.
+fn run_with<R>(
+    client: &mut SpiClient<'_>,
+    key: Key,
+    rows: i64,
+    sql: &dyn Fn() -> String,
+    arg: Option<&str>,
+    read: impl FnOnce(SpiTupleTable<'_>) -> R,
+) -> R {
+    let args: Vec<DatumWithOid> = arg.map(|a| a.into()).into_iter().collect();
+    let types: Vec<PgOid> = arg.map(|_| PgOid::BuiltIn(PgBuiltInOids::TEXTOID)).into_iter().collect();
     if rows > KEPT_PLAN_MAX_ROWS {
-        client.update(sql().as_str(), None, &[]).unwrap_or_else(|err| panic!("{err}"));
+        read(client.update(sql().as_str(), None, &args).unwrap_or_else(|err| panic!("{err}")))
     } else {
-        with_plan(client, key, sql, |client, plan| {
-            client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
-        });
+        with_plan(client, key, sql, &types, |client, plan| {
+            read(client.update(plan, None, &args).unwrap_or_else(|err| panic!("{err}")))
+        })
+    }
+}
+
+/// Runs a write of the legacy table of `e` (`owner::Write`), each step with a kept plan as in
+/// [`run_statement`], the write step with the table owner's rights.
+fn run_reverse_write(
+    client: &mut SpiClient<'_>,
+    key: &dyn Fn(u8) -> Key,
+    rows: i64,
+    e: &Entity,
+    build: &dyn Fn() -> Write,
+) {
+    let built: OnceCell<Write> = OnceCell::new();
+    let w = || built.get_or_init(build);
+    let first_text = |t: SpiTupleTable<'_>| t.first().get::<String>(1).unwrap_or_else(|err| panic!("{err}"));
+    let Some(rows_json) = run_with(client, key(0), rows, &|| w().read.clone(), None, first_text) else { return };
+    let out = owner::as_owner(&e.primary.schema, &e.primary.name, || {
+        run_with(client, key(1), rows, &|| w().write.clone(), Some(&rows_json), owner::written)
+    });
+    if let Some(payload) = out.payload {
+        if w().after.is_some() {
+            let after = || w().after.clone().unwrap_or_default();
+            run_with(client, key(2), rows, &after, Some(&payload), |_| ());
+        }
     }
 }
 
@@ -432,6 +481,7 @@ fn mirror_trigger<'a>(
             client,
             probe_key,
             || probe(&e, old, new, lock_values),
+            &[],
             |client, plan| {
                 let row = client.update(plan, None, &[]).unwrap_or_else(|err| panic!("{err}"));
                 let row = row.first();
@@ -472,14 +522,17 @@ fn mirror_trigger<'a>(
         if needs_locks(&e, scope) {
             run(client, Plan::Lock(scope), &|| lock_statement(&e, scope));
         }
-        run(client, Plan::Mirror(scope, on_error), &|| statement(&e, scope, on_error));
-        // Rows rejected because this statement's rows held their email or slug follow now, in a
-        // statement of their own (they are not this write's rows: they are recorded, never raised).
-        if retry {
-            run(client, Plan::Mirror(Scope::Retry, OnError::Record), &|| {
-                statement(&e, Scope::Retry, OnError::Record)
-            });
-        }
+        // The mirror writes the cf_ table with its owner's rights.
+        owner::as_owner(&e.cf_schema, e.cf_name, || {
+            run(client, Plan::Mirror(scope, on_error), &|| statement(&e, scope, on_error));
+            // Rows rejected because this statement's rows held their email or slug follow now, in
+            // a statement of their own (they are not this write's rows: recorded, never raised).
+            if retry {
+                run(client, Plan::Mirror(Scope::Retry, OnError::Record), &|| {
+                    statement(&e, Scope::Retry, OnError::Record)
+                });
+            }
+        });
     });
     Ok(None)
 }
@@ -516,22 +569,32 @@ fn reverse_trigger<'a>(
     Spi::connect_mut(|client| {
         // SAFETY: as in mirror_trigger.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
-        let key = |plan| Key { target: target.clone(), plan };
-        let run = |client: &mut SpiClient<'_>, plan: Plan, sql: &dyn Fn() -> String| {
-            run_statement(client, key(plan), rows, sql)
+        let run = |client: &mut SpiClient<'_>, what: ReverseWrite, on: &Entity, w: &dyn Fn() -> Write| {
+            let key = |step| Key { target: target.clone(), plan: Plan::Reverse(what, step) };
+            run_reverse_write(client, &key, rows, on, w)
         };
-        if new {
-            if let Some(assign) = reverse::assign_statement(&e, NEW_TABLE) {
-                run(client, Plan::ReverseAssign, &|| assign.clone());
-            }
+        // Rows born in CoreForge get legacy ids first (mapped ids; cf_cutover refuses a mapping
+        // that has no way to make them).
+        if new && e.primary.map.is_some() {
+            run(client, ReverseWrite::Assign, &e, &|| {
+                reverse::assign_write(&e, NEW_TABLE).expect("cf_cutover checked the legacy id's default")
+            });
         }
-        run(client, Plan::Reverse { old, new }, &|| reverse::statement(&e, old, new));
+        // The statement's parts: the upsert of its new rows, the removal of the keys it took away.
+        let parts = usize::from(new) + usize::from(old);
+        for part in 0..parts {
+            run(client, ReverseWrite::Statement { old, new, part }, &e, &|| {
+                reverse::statement(&e, old, new).swap_remove(part)
+            });
+        }
         // Only an insert can bring a soft-deleted legacy row back (an update finds no cf_ row
         // whose legacy row is soft-deleted: the forward mirror removed it).
         if new && !old && e.name != "memberships" {
             let memberships = target_entity(&Target { entity: "memberships".into(), ..target.clone() });
-            if let Some(sql) = reverse::revived_dependents_statement(&memberships, &e, NEW_TABLE) {
-                run(client, Plan::ReverseRevived, &|| sql.clone());
+            if memberships.parent(e.name).is_some() {
+                run(client, ReverseWrite::Revived, &memberships, &|| {
+                    reverse::revived_dependents_write(&memberships, &e, NEW_TABLE).expect("checked above")
+                });
             }
         }
     });

@@ -1,6 +1,7 @@
 -- The legacy application keeps writing with its own role: it needs DML rights on its tables
--- only. The sync trigger runs as the extension's owner (SECURITY DEFINER, fixed search_path),
--- so the mirror works without any right on the cf_ tables, and the role cannot use the
+-- only. The sync trigger runs as the extension's owner (SECURITY DEFINER, fixed search_path) and
+-- writes each cf_ table with the rights of that table's owner (16_owner_rights), so the mirror
+-- works without any right of the role on the cf_ tables, and the role cannot use the
 -- extension's functions to reach them: PUBLIC may execute none of them.
 \i fixtures/legacy.sql
 CREATE EXTENSION coreforge_sync;

@@ -78,7 +78,7 @@ DROP TRIGGER count_write ON users;
 DROP TRIGGER count_write ON cf_users;
 
 -- The new application's role needs rights on the cf_ tables only (it cannot even read the legacy
--- tables): the reverse mirror writes them with the extension's rights.
+-- tables): the reverse mirror writes them with the rights of their owner (16_owner_rights).
 DROP ROLE IF EXISTS coreforge_regress_new_app;
 CREATE ROLE coreforge_regress_new_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON cf_users, cf_organizations, cf_memberships TO coreforge_regress_new_app;

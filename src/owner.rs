@@ -1,0 +1,131 @@
+//! Owner's rights. Every write the sync makes to a table runs with the rights of that table's
+//! owner, inside a security-restricted operation, the rule PostgreSQL applies to its own
+//! maintenance commands since CVE-2022-1552 (`vacuum.c`, `cluster.c`). Code the owner attached to
+//! the table (triggers, column defaults, CHECK constraints, index expressions, rules, policies)
+//! therefore runs as the owner, and cannot `SET ROLE`, create temporary objects or otherwise
+//! escape into the rights of the extension, whose trigger functions are SECURITY DEFINER.
+//!
+//! Inside, `row_security` is off: a write that a row-level security policy would filter fails
+//! with PostgreSQL's own error instead of silently writing (or removing) fewer rows.
+
+use pgrx::pg_sys;
+use std::ffi::CString;
+
+/// The owner of `schema.name`, None when there is no such relation.
+fn owner_of(schema: &str, name: &str) -> Option<pg_sys::Oid> {
+    let (schema, name) = (CString::new(schema).ok()?, CString::new(name).ok()?);
+    // SAFETY: catalog lookups by name and oid through the syscache; the tuple is released.
+    unsafe {
+        let ns = pg_sys::get_namespace_oid(schema.as_ptr(), true);
+        if ns == pg_sys::InvalidOid {
+            return None;
+        }
+        let rel = pg_sys::get_relname_relid(name.as_ptr(), ns);
+        if rel == pg_sys::InvalidOid {
+            return None;
+        }
+        let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as _, pg_sys::Datum::from(rel));
+        if tuple.is_null() {
+            return None;
+        }
+        let owner = (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple)).relowner;
+        pg_sys::ReleaseSysCache(tuple);
+        Some(owner)
+    }
+}
+
+/// Puts the user id and security context back, and the settings changed inside.
+struct Restore {
+    user: pg_sys::Oid,
+    sec: i32,
+    nest: i32,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        // SAFETY: restores what `as_owner` saved (settings made inside are undone, as vacuum.c
+        // does). While an error unwinds, the (sub)transaction's abort resets the settings itself;
+        // the user id is put back in either case.
+        unsafe {
+            if !std::thread::panicking() {
+                pg_sys::AtEOXact_GUC(false, self.nest);
+            }
+            pg_sys::SetUserIdAndSecContext(self.user, self.sec);
+        }
+    }
+}
+
+/// Runs `f`, which writes the table `schema.name`, as that table's owner in a security-restricted
+/// operation. A table that does not exist runs `f` as it is (its statement then fails on the name).
+pub fn as_owner<R>(schema: &str, name: &str, f: impl FnOnce() -> R) -> R {
+    let Some(owner) = owner_of(schema, name) else { return f() };
+    let mut user = pg_sys::InvalidOid;
+    let mut sec = 0;
+    // SAFETY: the vacuum.c sequence: save, switch, open a GUC nest level; `Restore` undoes it.
+    let _restore = unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut sec);
+        pg_sys::SetUserIdAndSecContext(owner, sec | pg_sys::SECURITY_RESTRICTED_OPERATION as i32);
+        let nest = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"row_security".as_ptr(),
+            c"off".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        Restore { user, sec, nest }
+    };
+    f()
+}
+
+/// A write of a table the extension does not own, in three steps, so that only the middle one,
+/// which writes the table, runs with the owner's rights, and it reads nothing but that table and
+/// its argument:
+/// 1. `read`, as the extension: one text value, the rows to write (jsonb), or NULL for none;
+/// 2. `write`, as the owner, over `$1` (that text): one row `(inserted, updated, deleted, payload)`;
+/// 3. `after`, as the extension, over `$1` (the payload, when not NULL): its bookkeeping.
+pub struct Write {
+    pub read: String,
+    pub write: String,
+    pub after: Option<String>,
+}
+
+/// What the write step reports.
+pub struct Written {
+    pub inserted: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub payload: Option<String>,
+}
+
+/// Runs `w`, which writes `schema.name`, in one SPI connection (planned afresh: the backfills).
+pub fn run(schema: &str, name: &str, w: &Write) -> Written {
+    pgrx::spi::Spi::connect_mut(|client| {
+        let rows = client.update(w.read.as_str(), None, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let Some(rows_json) = rows.first().get::<String>(1).unwrap_or_else(|e| panic!("{e}")) else {
+            return Written { inserted: 0, updated: 0, deleted: 0, payload: None };
+        };
+        let out = as_owner(schema, name, || {
+            written(client.update(w.write.as_str(), None, &[rows_json.into()]).unwrap_or_else(|e| panic!("{e}")))
+        });
+        if let (Some(after), Some(payload)) = (&w.after, &out.payload) {
+            client.update(after.as_str(), None, &[payload.clone().into()]).unwrap_or_else(|e| panic!("{e}"));
+        }
+        out
+    })
+}
+
+/// The `(inserted, updated, deleted, payload)` row of a write step.
+pub fn written(row: pgrx::spi::SpiTupleTable<'_>) -> Written {
+    let row = row.first();
+    let count = |i| row.get::<i64>(i).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0);
+    Written {
+        inserted: count(1),
+        updated: count(2),
+        deleted: count(3),
+        payload: row.get::<String>(4).unwrap_or_else(|e| panic!("{e}")),
+    }
+}
