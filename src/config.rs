@@ -582,16 +582,20 @@ fn is_uuid(s: &str) -> bool {
             .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
 }
 
-/// The stored settings of `entity` (as given to cf_configure), or `{}`.
+/// The stored settings of `entity` (as given to cf_configure), or `{}` when it was never
+/// configured. A record that cannot be read is an error, not the guide's defaults.
 fn stored(entity: &str) -> Value {
-    Spi::get_one_with_args::<JsonB>(
-        "SELECT settings FROM coreforge_sync.entity_config WHERE entity = $1",
+    let record = format!("coreforge_sync.entity_config (entity {entity})");
+    let (found, settings) = Spi::get_two_with_args::<bool, JsonB>(
+        "SELECT EXISTS (SELECT 1 FROM coreforge_sync.entity_config WHERE entity = $1),                 (SELECT settings FROM coreforge_sync.entity_config WHERE entity = $1)",
         &[entity.into()],
     )
-    .ok()
-    .flatten()
-    .map(|j| j.0)
-    .unwrap_or_else(|| json!({}))
+    .unwrap_or_else(|e| crate::state::unreadable(&record, &e.to_string()));
+    match (found, settings) {
+        (Some(true), Some(j)) if j.0.is_object() => j.0,
+        (Some(true), _) => crate::state::unreadable(&record, "its settings are not a JSON object"),
+        _ => json!({}),
+    }
 }
 
 /// The effective settings of `entity`, without catalog checks (stored ones were checked).
@@ -646,7 +650,12 @@ fn mismatch(problems: &[String]) -> ! {
 /// A generation number, bumped by every configuration change; the sync triggers carry it, so
 /// that every backend builds its statements anew after a change.
 pub fn generation() -> i64 {
-    crate::state::setting("config_generation").and_then(|g| g.parse().ok()).unwrap_or(0)
+    match crate::state::setting("config_generation") {
+        None => 0,
+        Some(g) => g.parse().unwrap_or_else(|_| {
+            crate::state::unreadable("coreforge_sync.settings (key config_generation)", &format!("{g:?} is not a number"))
+        }),
+    }
 }
 
 /// Sets the configuration of one entity and returns its effective settings. Keys left out take

@@ -32,13 +32,14 @@ pub enum Phase {
 }
 
 impl Phase {
-    fn parse(s: &str) -> Phase {
+    fn parse(s: &str) -> Option<Phase> {
         match s {
-            "cutover" => Phase::Cutover,
-            "legacy_frozen" => Phase::LegacyFrozen,
-            "archived" => Phase::Archived,
-            "dropped" => Phase::Dropped,
-            _ => Phase::SideBySide,
+            "side_by_side" => Some(Phase::SideBySide),
+            "cutover" => Some(Phase::Cutover),
+            "legacy_frozen" => Some(Phase::LegacyFrozen),
+            "archived" => Some(Phase::Archived),
+            "dropped" => Some(Phase::Dropped),
+            _ => None,
         }
     }
 
@@ -78,19 +79,22 @@ impl fmt::Display for Phase {
 
 /// The current phase. (Before `ALTER EXTENSION coreforge_sync UPDATE` from 0.1.0 has created the
 /// history, this library runs under 0.1.0's objects: phase side_by_side, the only one 0.1.0 had.)
+/// The phase: the newest transition's, side_by_side before the first. A history that cannot be
+/// read, or that names no phase, is an error naming the record (never a guess).
 pub fn current() -> Phase {
-    let exists = Spi::get_one::<bool>("SELECT pg_catalog.to_regclass('coreforge_sync.phase_history') IS NOT NULL")
-        .ok()
-        .flatten()
-        .unwrap_or(false);
-    if !exists {
-        return Phase::SideBySide;
+    let (id, to) = Spi::get_two::<i64, String>(
+        "SELECT (SELECT max(id) FROM coreforge_sync.phase_history),                 (SELECT to_phase FROM coreforge_sync.phase_history ORDER BY id DESC LIMIT 1)",
+    )
+    .unwrap_or_else(|e| state::unreadable("coreforge_sync.phase_history", &e.to_string()));
+    match (id, to) {
+        (None, _) => Phase::SideBySide,
+        (Some(id), to) => to.as_deref().and_then(Phase::parse).unwrap_or_else(|| {
+            state::unreadable(
+                &format!("coreforge_sync.phase_history (id {id})"),
+                &format!("{:?} is not a phase", to.unwrap_or_default()),
+            )
+        }),
     }
-    Spi::get_one::<String>("SELECT to_phase FROM coreforge_sync.phase_history ORDER BY id DESC LIMIT 1")
-        .ok()
-        .flatten()
-        .map(|s| Phase::parse(&s))
-        .unwrap_or(Phase::SideBySide)
 }
 
 /// Refuses `what` outside phase side_by_side (where the legacy tables are the source of truth).

@@ -4,12 +4,24 @@ use crate::errors::fail;
 use crate::mirror::Counts;
 use pgrx::prelude::*;
 
+/// The value of `key` in coreforge_sync.settings, None when it has none. A read that fails is an
+/// error, never a default.
 pub fn setting(key: &str) -> Option<String> {
     Spi::get_one_with_args::<String>(
-        "SELECT value FROM coreforge_sync.settings WHERE key = $1",
+        "SELECT (SELECT value FROM coreforge_sync.settings WHERE key = $1)",
         &[key.into()],
     )
-    .unwrap_or(None)
+    .unwrap_or_else(|e| unreadable(&format!("coreforge_sync.settings (key {key})"), &e.to_string()))
+}
+
+/// A record of the extension's state that cannot be read: an error naming it (fail closed).
+pub fn unreadable(record: &str, why: &str) -> ! {
+    crate::errors::fail_with(
+        PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+        &format!("coreforge_sync: cannot read {record}: {why}"),
+        Some("coreforge_sync does not fall back to a default when its own state is unreadable."),
+        Some("Restore the record (pg_dump of schema coreforge_sync), or ask the extension's owner."),
+    )
 }
 
 pub fn set_setting(key: &str, value: &str) {
@@ -48,10 +60,10 @@ pub fn forget_backfills() {
 
 pub fn is_backfilled(entity: &str) -> bool {
     Spi::get_one_with_args::<bool>(
-        "SELECT backfilled_at IS NOT NULL FROM coreforge_sync.entity_state WHERE entity = $1",
+        "SELECT EXISTS (SELECT 1 FROM coreforge_sync.entity_state WHERE entity = $1 AND backfilled_at IS NOT NULL)",
         &[entity.into()],
     )
-    .unwrap_or(None)
+    .unwrap_or_else(|e| unreadable(&format!("coreforge_sync.entity_state (entity {entity})"), &e.to_string()))
     .unwrap_or(false)
 }
 
