@@ -75,3 +75,30 @@ $$;
 
 -- The schema outlives the extension (see bootstrap.sql).
 ALTER EXTENSION coreforge_sync DROP SCHEMA coreforge_sync;
+
+-- The routines that change anything run as the extension's owner (SECURITY DEFINER, fixed
+-- search_path), so that a role given cf_grant_admin() needs, and gets, no write right on schema
+-- coreforge_sync: the record of what happened (phase_history, rejects, runs, configuration) is
+-- written by the extension only. Each checks its caller first (privileges.rs: a superuser, or a
+-- role with the rights of the owner of every legacy and cf_ table), and writes those tables with
+-- their owners' rights (owner.rs). The routines that only read run with the caller's rights.
+DO $$
+DECLARE
+    f pg_catalog.regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid FROM pg_catalog.pg_depend d
+               JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
+               JOIN pg_catalog.pg_proc p ON p.oid = d.objid
+              WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND x.extname = 'coreforge_sync'
+                AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.deptype = 'e'
+                AND p.proname IN ('cf_create_tables', 'cf_configure', 'cf_enable_sync', 'cf_disable_sync',
+                                  'cf_sync_users', 'cf_sync_organizations', 'cf_sync_memberships', 'cf_sync_all',
+                                  'backfill_entities', 'backfill_start', 'backfill_batch', 'backfill_retry',
+                                  'cf_backfill_reset', 'cf_cutover', 'cf_rollback', 'cf_freeze_legacy',
+                                  'cf_unfreeze_legacy', 'cf_archive_legacy', 'cf_restore_legacy', 'cf_drop_archive',
+                                  'cf_create_compat_views', 'cf_sync_legacy')
+    LOOP
+        EXECUTE pg_catalog.format('ALTER ROUTINE %s SECURITY DEFINER SET search_path = pg_catalog, pg_temp', f);
+    END LOOP;
+END
+$$;

@@ -59,6 +59,7 @@ fn relation_exists(schema: &str, name: &str) -> bool {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_archive_legacy(archive_schema: default!(Option<&str>, "'archive'")) -> String {
+    crate::privileges::authorize("run cf_archive_legacy()");
     let archive_schema = archive_schema.unwrap_or_default();
     if archive_schema.trim().is_empty() {
         crate::errors::fail_with(
@@ -193,6 +194,7 @@ pub fn restore(from: Phase) {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_restore_legacy() -> String {
+    crate::privileges::authorize("run cf_restore_legacy()");
     let phase = begin();
     match phase {
         Phase::Archived => {}
@@ -219,6 +221,7 @@ fn cf_restore_legacy() -> String {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_drop_archive(confirm: Option<&str>, force: default!(Option<bool>, false)) -> String {
+    crate::privileges::authorize("run cf_drop_archive()");
     let force = phases::not_null(force, "force");
     let phase = begin();
     match phase {

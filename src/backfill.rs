@@ -4,23 +4,34 @@
 
 use crate::errors::fail;
 use crate::mapping::{entity, Entity, ENTITY_NAMES};
-use crate::mirror::{statement, Counts, OnError, Scope, FIRST_BACKFILL_LOCK};
+use crate::mirror::{statement, Counts, OnError, Scope, BOOKKEEPING, FIRST_BACKFILL_LOCK};
 use crate::sql::literal;
 use crate::{catalog, state, triggers};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
 /// Runs one mirror statement of `e`, which writes its cf_ table, with that table's owner's rights
-/// (`owner.rs`), and reads its `(inserted, updated, deleted, rejected)` row.
+/// (`owner.rs`), reads its `(inserted, updated, deleted, rejected)` counts, and records its rejects
+/// with the extension's rights ([`BOOKKEEPING`]).
 pub fn execute(e: &Entity, sql: &str, args: &[DatumWithOid]) -> Counts {
-    crate::owner::as_owner(&e.cf_schema, e.cf_name, || {
-        Spi::connect_mut(|client| {
+    Spi::connect_mut(|client| {
+        let (counts, book) = crate::owner::as_owner(&e.cf_schema, e.cf_name, || {
             let row = client.update(sql, None, args).unwrap_or_else(|e| panic!("{e}"));
-            let row = row.first();
-            let get = |i| row.get::<i64>(i).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0);
-            Counts { inserted: get(1), updated: get(2), deleted: get(3), rejected: get(4) }
-        })
+            counted(row)
+        });
+        if let Some(book) = book {
+            client.update(BOOKKEEPING, None, &[book.into()]).unwrap_or_else(|e| panic!("{e}"));
+        }
+        counts
     })
+}
+
+/// The counts of a mirror statement, and its `bookkeeping` (None when it has none).
+pub fn counted(row: pgrx::spi::SpiTupleTable<'_>) -> (Counts, Option<String>) {
+    let row = row.first();
+    let get = |i| row.get::<i64>(i).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0);
+    let counts = Counts { inserted: get(1), updated: get(2), deleted: get(3), rejected: get(4) };
+    (counts, row.get::<String>(5).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// Makes the cf_ table of `e` equal to its projection. Two passes:
@@ -135,6 +146,7 @@ fn now() -> TimestampWithTimeZone {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_sync_users() -> i64 {
+    crate::privileges::authorize("run cf_sync_users()");
     backfill("users").written()
 }
 
@@ -142,6 +154,7 @@ fn cf_sync_users() -> i64 {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_sync_organizations() -> i64 {
+    crate::privileges::authorize("run cf_sync_organizations()");
     backfill("organizations").written()
 }
 
@@ -149,6 +162,7 @@ fn cf_sync_organizations() -> i64 {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_sync_memberships() -> i64 {
+    crate::privileges::authorize("run cf_sync_memberships()");
     backfill("memberships").written()
 }
 
@@ -165,6 +179,7 @@ fn cf_sync_all() -> TableIterator<
         name!(rejected, i64),
     ),
 > {
+    crate::privileges::authorize("run cf_sync_all()");
     let rows: Vec<_> = ENTITY_NAMES
         .iter()
         .map(|n| {

@@ -37,6 +37,7 @@ thread_local! {
 #[pg_extern(schema = "coreforge_sync")]
 #[search_path(pg_catalog, pg_temp)]
 fn backfill_entities(entity: Option<&str>, batch_size: Option<i32>, pause_ms: Option<i32>) -> Vec<String> {
+    crate::privileges::authorize("run CALL cf_backfill()");
     match batch_size {
         Some(n) if BATCH_SIZES.contains(&n) => {}
         other => fail_with(
@@ -139,6 +140,7 @@ fn checked(name: &str) -> Entity {
 #[pg_extern(schema = "coreforge_sync")]
 #[search_path(pg_catalog, pg_temp)]
 fn backfill_start(name: &str, batch_size: i32) {
+    crate::privileges::authorize("run CALL cf_backfill()");
     let e = checked_for_backfill(name, "backfilled", PARENTS_HINT);
     Spi::run_with_args(
         "INSERT INTO coreforge_sync.backfill_state (entity, pass, phase, batch_size, estimated_total, started_at) \
@@ -253,6 +255,7 @@ fn next_bound(
 fn backfill_batch(
     name: &str,
 ) -> TableIterator<'static, (name!(finished, bool), name!(batch_rows, i64), name!(notice, Option<String>))> {
+    crate::privileges::authorize("run CALL cf_backfill()");
     Spi::run(&format!("SELECT pg_catalog.set_config('lock_timeout', {}, true)", literal(LOCK_TIMEOUT)))
         .unwrap_or_else(|err| panic!("{err}"));
     let e = checked(name);
@@ -391,6 +394,7 @@ fn progress_line(name: &str) -> String {
 #[pg_extern(schema = "coreforge_sync")]
 #[search_path(pg_catalog, pg_temp)]
 fn backfill_retry(name: &str) {
+    crate::privileges::authorize("run CALL cf_backfill()");
     let tries = Spi::get_one_with_args::<i32>(
         "UPDATE coreforge_sync.backfill_state SET retries = retries + 1, failed_tries = failed_tries + 1 \
          WHERE entity = $1 RETURNING failed_tries",
@@ -431,6 +435,7 @@ fn pause(ms: f64) {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_backfill_reset(entity: default!(Option<&str>, "NULL")) -> String {
+    crate::privileges::authorize("run cf_backfill_reset()");
     let names: Vec<&str> = match entity {
         None => ENTITY_NAMES.to_vec(),
         Some(e) => vec![require_entity(Some(e))],

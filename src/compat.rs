@@ -44,6 +44,7 @@ fn cf_create_compat_views() -> TableIterator<
     'static,
     (name!(view, String), name!(reads, String), name!(writable, String), name!(read_only, String)),
 > {
+    crate::privileges::authorize("run cf_create_compat_views()");
     let phase = phases::begin();
     if phase != Phase::Archived {
         fail(
@@ -96,6 +97,7 @@ fn cf_create_compat_views() -> TableIterator<
             ))
         ))
         .unwrap_or_else(|err| panic!("{err}"));
+        crate::privileges::give_to_owner_of(&view, &e.cf_table());
         copy_grants(&e.primary.table(), &view);
         let (writable, read_only) = Spi::get_two_with_args::<String, String>(
             "SELECT pg_catalog.string_agg(column_name::text, ', ' ORDER BY ordinal_position) \

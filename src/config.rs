@@ -663,6 +663,7 @@ pub fn generation() -> i64 {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_configure(entity: Option<&str>, settings: Option<JsonB>) -> JsonB {
+    crate::privileges::authorize("run cf_configure()");
     let name = require_entity(entity);
     let entity: &'static str = crate::mapping::ENTITY_NAMES.iter().find(|n| **n == name).expect("known");
     let Some(JsonB(given)) = settings else {
@@ -700,6 +701,10 @@ fn cf_configure(entity: Option<&str>, settings: Option<JsonB>) -> JsonB {
             Some("Nothing was changed. The keys are documented in the README, section \"Configuring a real schema\"."),
         ),
     };
+    crate::privileges::require_owner_rights(
+        &[crate::sql::qualified(&resolved.schema, &resolved.table)],
+        &format!("configure {entity} on {}.{}", resolved.schema, resolved.table),
+    );
     Spi::run_with_args(
         "INSERT INTO coreforge_sync.entity_config (entity, settings) VALUES ($1, $2) \
          ON CONFLICT (entity) DO UPDATE SET settings = EXCLUDED.settings, configured_at = pg_catalog.now()",

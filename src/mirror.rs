@@ -73,6 +73,7 @@ pub const NEW_TABLE: &str = "coreforge_new";
 /// `(inserted, updated, deleted, rejected)` for the entity itself.
 pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
     let mut ctes: Vec<String> = Vec::new();
+    let mut book = Book::default();
     let alias = e.primary.alias;
     let legacy_keys = e.legacy_key_names();
 
@@ -150,7 +151,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
             _ => None,
         },
     };
-    apply(&mut ctes, e, own);
+    apply(&mut ctes, &mut book, e, own);
 
     // Users and organizations carry their memberships: those of a removed row go first
     // (NO ACTION foreign keys); those of a row that came back to life, or came into CoreForge
@@ -206,7 +207,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
                 fresh,
                 batch: None,
             };
-            apply(&mut ctes, d, part);
+            apply(&mut ctes, &mut book, d, part);
         }
     }
 
@@ -217,15 +218,49 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
             "0::bigint".into()
         }
     };
+    let listed = |ctes: &[String]| {
+        if ctes.is_empty() {
+            return "'[]'::jsonb".to_string();
+        }
+        let all: Vec<String> = ctes.iter().map(|c| format!("SELECT * FROM {c}")).collect();
+        format!(
+            "COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(b)) FROM ({}) b), '[]'::jsonb)",
+            all.join(" UNION ALL ")
+        )
+    };
     format!(
-        "WITH {} SELECT {} AS inserted, {} AS updated, {} AS deleted, {} AS rejected",
+        "WITH {} SELECT {} AS inserted, {} AS updated, {} AS deleted, {} AS rejected, \
+         NULLIF(pg_catalog.jsonb_build_object('clear', {}, 'rejects', {})::text, \
+         '{{\"clear\": [], \"rejects\": []}}') AS bookkeeping",
         ctes.join(",\n"),
         count("e_up", "inserted", copy),
         count("e_up", "NOT inserted", copy),
         count("e_gone", "true", remove),
         count("e_rej", "true", copy && on_error == OnError::Record),
+        listed(&book.clear),
+        listed(&book.rejects),
     )
 }
+
+/// The rejects a mirror statement found (its `bookkeeping` column, the CTEs named here).
+#[derive(Default)]
+struct Book {
+    rejects: Vec<String>,
+    clear: Vec<String>,
+}
+
+/// The extension's bookkeeping of one mirror statement, with its own rights, over `$1`: that
+/// statement's `bookkeeping` (the rejects it cleared and the ones it recorded).
+pub const BOOKKEEPING: &str = "WITH b AS (SELECT $1::jsonb AS j), \
+    clr AS (DELETE FROM coreforge_sync.rejects r \
+      USING pg_catalog.jsonb_to_recordset((SELECT b.j -> 'clear' FROM b)) AS k(entity text, legacy_id text) \
+      WHERE r.entity = k.entity AND r.legacy_id = k.legacy_id RETURNING 1) \
+    INSERT INTO coreforge_sync.rejects AS r (entity, legacy_id, reason, message, legacy_row) \
+    SELECT x.entity, x.legacy_id, x.reason, x.message, x.legacy_row \
+      FROM pg_catalog.jsonb_to_recordset((SELECT b.j -> 'rejects' FROM b)) \
+        AS x(entity text, legacy_id text, reason text, message text, legacy_row jsonb) \
+    ON CONFLICT (entity, legacy_id) DO UPDATE SET reason = EXCLUDED.reason, message = EXCLUDED.message, \
+      legacy_row = EXCLUDED.legacy_row, last_seen = pg_catalog.now()";
 
 /// The cf_ columns a copy writes, quoted: the key, the mapped columns, the insert-only ones.
 fn written_names(e: &Entity) -> Vec<String> {
@@ -521,7 +556,7 @@ struct Part<'a> {
 
 /// Appends the CTEs `{p}_gone` (when `remove`), `{p}_locked`, `{p}_src`, `{p}_rej`, `{p}_clear`
 /// and `{p}_up` (when `copy`) that mirror entity `e` for the rows of `part`.
-fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
+fn apply(ctes: &mut Vec<String>, book: &mut Book, e: &Entity, part: Part) {
     let Part {
         prefix: p,
         legacy_filter,
@@ -637,23 +672,25 @@ fn apply(ctes: &mut Vec<String>, e: &Entity, part: Part) {
         code = problem_code("z.found"),
         message = problem_message("z.found"),
     ));
+    // The rejects to record and to clear are only selected here: the statement runs with the
+    // rights of the cf_ table's owner, and [`BOOKKEEPING`] writes them with the extension's.
     if on_error == OnError::Record {
         let keys: Vec<String> = (0..e.key.len()).map(|i| format!("x.lk{i}")).collect();
         ctes.push(format!(
-            "{p}_rej AS (INSERT INTO coreforge_sync.rejects AS r (entity, legacy_id, reason, message, legacy_row) \
-             SELECT {entity}, x.legacy_key, x.code, x.message, {row} FROM {p}_src x WHERE x.code IS NOT NULL \
-             ON CONFLICT (entity, legacy_id) DO UPDATE SET reason = EXCLUDED.reason, message = EXCLUDED.message, \
-             legacy_row = EXCLUDED.legacy_row, last_seen = pg_catalog.now() RETURNING 1)",
+            "{p}_rej AS (SELECT {entity} AS entity, x.legacy_key AS legacy_id, x.code AS reason, x.message, \
+             {row} AS legacy_row FROM {p}_src x WHERE x.code IS NOT NULL)",
             entity = literal(e.name),
             row = e.legacy_row_json(&keys),
         ));
+        book.rejects.push(format!("{p}_rej"));
     }
     if let Some(filter) = clear_filter {
         ctes.push(format!(
-            "{p}_clear AS (DELETE FROM coreforge_sync.rejects r WHERE r.entity = {entity} AND {filter} \
-             AND r.legacy_id NOT IN (SELECT x.legacy_key FROM {p}_src x WHERE x.code IS NOT NULL) RETURNING 1)",
+            "{p}_clear AS (SELECT r.entity, r.legacy_id FROM coreforge_sync.rejects r WHERE r.entity = {entity} \
+             AND {filter} AND r.legacy_id NOT IN (SELECT x.legacy_key FROM {p}_src x WHERE x.code IS NOT NULL))",
             entity = literal(e.name),
         ));
+        book.clear.push(format!("{p}_clear"));
     }
     ctes.push(format!(
         "{p}_up AS (INSERT INTO {cf} AS c ({names}, updated_at) SELECT {names}, pg_catalog.now() \

@@ -82,6 +82,13 @@ impl fmt::Display for Phase {
 /// The phase: the newest transition's, side_by_side before the first. A history that cannot be
 /// read, or that names no phase, is an error naming the record (never a guess).
 pub fn current() -> Phase {
+    // An install of 0.1.0 (before the phases) has no history: it is side by side.
+    let exists = Spi::get_one::<bool>("SELECT pg_catalog.to_regclass('coreforge_sync.phase_history') IS NOT NULL")
+        .unwrap_or_else(|e| state::unreadable("coreforge_sync.phase_history", &e.to_string()))
+        .unwrap_or(false);
+    if !exists {
+        return Phase::SideBySide;
+    }
     let (id, to) = Spi::get_two::<i64, String>(
         "SELECT (SELECT max(id) FROM coreforge_sync.phase_history),                 (SELECT to_phase FROM coreforge_sync.phase_history ORDER BY id DESC LIMIT 1)",
     )
@@ -202,8 +209,8 @@ pub fn record(
 ) {
     Spi::run_with_args(
         "INSERT INTO coreforge_sync.phase_history \
-           (action, from_phase, to_phase, reason, forced, validation, archive_schema) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+           (action, from_phase, to_phase, reason, forced, validation, archive_schema, run_as) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             action.into(),
             from.to_string().into(),
@@ -212,6 +219,7 @@ pub fn record(
             forced.into(),
             validation.map(|v| pgrx::JsonB(v.summary.clone())).into(),
             archive_schema.into(),
+            crate::privileges::caller_name().into(),
         ],
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -315,6 +323,7 @@ fn cf_history() -> TableIterator<
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_cutover(force: default!(Option<bool>, false), reason: default!(Option<&str>, "NULL")) -> String {
+    crate::privileges::authorize("run cf_cutover()");
     let force = not_null(force, "force");
     let phase = begin();
     if phase != Phase::SideBySide {
@@ -383,6 +392,7 @@ fn cf_cutover(force: default!(Option<bool>, false), reason: default!(Option<&str
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_rollback() -> String {
+    crate::privileges::authorize("run cf_rollback()");
     let mut phase = begin();
     match phase {
         Phase::SideBySide => return "already side_by_side: nothing to do".into(),
@@ -422,6 +432,7 @@ fn cf_rollback() -> String {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_freeze_legacy() -> String {
+    crate::privileges::authorize("run cf_freeze_legacy()");
     let phase = begin();
     match phase {
         Phase::LegacyFrozen => return "already frozen (phase legacy_frozen): nothing to do".into(),
@@ -450,6 +461,7 @@ fn cf_freeze_legacy() -> String {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_unfreeze_legacy() -> String {
+    crate::privileges::authorize("run cf_unfreeze_legacy()");
     let phase = begin();
     match phase {
         Phase::LegacyFrozen => {}

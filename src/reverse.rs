@@ -528,6 +528,7 @@ fn cf_sync_legacy() -> TableIterator<
     'static,
     (name!(entity, String), name!(inserted, i64), name!(updated, i64), name!(deleted, i64)),
 > {
+    crate::privileges::authorize("run cf_sync_legacy()");
     let phase = phases::current_shared();
     if !matches!(phase, phases::Phase::Cutover | phases::Phase::LegacyFrozen) {
         fail(

@@ -156,6 +156,14 @@ fn cf_create_tables(target_schema: default!(Option<&str>, "'public'")) -> String
         }
     }
 
+    // Whoever runs it adopts the existing tables (with their owners' rights) and creates the others.
+    let (existing, missing): (Vec<&str>, Vec<&str>) =
+        ENTITY_NAMES.iter().map(|e| cf_table(e).0).partition(|t| catalog::table_exists(schema, t));
+    let existing: Vec<String> = existing.iter().map(|t| qualified(schema, t)).collect();
+    crate::privileges::require_owner_rights(&existing, "adopt the CoreForge tables");
+    if !missing.is_empty() {
+        crate::privileges::require_create_in(schema);
+    }
     let problems: Vec<String> = ENTITY_NAMES
         .iter()
         .filter(|e| catalog::table_exists(schema, cf_table(e).0))
@@ -186,6 +194,7 @@ fn cf_create_tables(target_schema: default!(Option<&str>, "'public'")) -> String
             _ => CF_MEMBERSHIPS,
         };
         Spi::run(&ddl(template, schema)).expect("create CoreForge table");
+        crate::privileges::give_to_caller(&qualified(schema, t));
         if e == "organizations" && catalog::table_exists(schema, "cf_principals") {
             Spi::run(&ddl(CF_PRINCIPALS_FK, schema)).expect("add cf_principals foreign key");
         }

@@ -7,7 +7,8 @@
 
 use crate::mapping::{self, Entity};
 use crate::mirror::{
-    lock_statement, needs_locks, probe, statement, OnError, Scope, FIRST_BACKFILL_LOCK, NEW_TABLE, OLD_TABLE,
+    lock_statement, needs_locks, probe, statement, OnError, Scope, BOOKKEEPING, FIRST_BACKFILL_LOCK, NEW_TABLE,
+    OLD_TABLE,
 };
 use crate::errors::fail;
 use crate::phases::{self, Phase};
@@ -156,6 +157,7 @@ enum Plan {
     Assign,
     Lock(Scope),
     Mirror(Scope, OnError),
+    Bookkeeping,
     /// A step (0 read, 1 write, 2 after: `owner::Write`) of a reverse write.
     Reverse(ReverseWrite, u8),
 }
@@ -332,6 +334,7 @@ pub fn arm(phase: Phase, entities: &[Entity]) {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_enable_sync() -> String {
+    crate::privileges::authorize("run cf_enable_sync()");
     let phase = phases::current_shared();
     if !Kind::Forward.wanted(phase) {
         fail(
@@ -361,6 +364,7 @@ fn cf_enable_sync() -> String {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_disable_sync() -> String {
+    crate::privileges::authorize("run cf_disable_sync()");
     phases::require_side_by_side("switch sync off");
     drop_all_triggers();
     state::forget_backfills();
@@ -522,17 +526,22 @@ fn mirror_trigger<'a>(
         if needs_locks(&e, scope) {
             run(client, Plan::Lock(scope), &|| lock_statement(&e, scope));
         }
-        // The mirror writes the cf_ table with its owner's rights.
-        owner::as_owner(&e.cf_schema, e.cf_name, || {
-            run(client, Plan::Mirror(scope, on_error), &|| statement(&e, scope, on_error));
-            // Rows rejected because this statement's rows held their email or slug follow now, in
-            // a statement of their own (they are not this write's rows: recorded, never raised).
-            if retry {
-                run(client, Plan::Mirror(Scope::Retry, OnError::Record), &|| {
-                    statement(&e, Scope::Retry, OnError::Record)
-                });
+        // The mirror writes the cf_ table with its owner's rights, the rejects with the extension's.
+        let mirror = |client: &mut SpiClient<'_>, scope: Scope, on_error: OnError| {
+            let sql = || statement(&e, scope, on_error);
+            let book = owner::as_owner(&e.cf_schema, e.cf_name, || {
+                run_with(client, key(Plan::Mirror(scope, on_error)), rows, &sql, None, |t| backfill::counted(t).1)
+            });
+            if let Some(book) = book {
+                run_with(client, key(Plan::Bookkeeping), rows, &|| BOOKKEEPING.to_string(), Some(&book), |_| ());
             }
-        });
+        };
+        mirror(client, scope, on_error);
+        // Rows rejected because this statement's rows held their email or slug follow now, in a
+        // statement of their own (they are not this write's rows: they are recorded, never raised).
+        if retry {
+            mirror(client, Scope::Retry, OnError::Record);
+        }
     });
     Ok(None)
 }

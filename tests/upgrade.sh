@@ -58,7 +58,7 @@ describe coreforge_upgrade_fresh >target/upgrade-fresh.txt
 objects=$(grep -cE '^(function|procedure|table|sequence|view|type|operator) ' target/upgrade-fresh.txt)
 
 released=$(ls sql/released/ | sed -n 's/^coreforge_sync--\(.*\)\.sql$/\1/p' | sort -V)
-[ -n "$released" ] || { echo "no earlier release in sql/released"; exit 3; }
+[ -n "$released" ] || { echo "no earlier release in sql/released"; exit 77; }
 for v in $released; do
     db=coreforge_upgrade_from_$(echo "$v" | tr . _)
     dropdb --if-exists "$db" 2>/dev/null

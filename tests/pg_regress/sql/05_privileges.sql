@@ -71,7 +71,34 @@ SELECT entity, check_name FROM cf_validation_report() WHERE status = 'fail';
 SELECT cf_cutover();
 SELECT cf_rollback();
 SELECT action, from_phase, to_phase, run_by, run_as FROM cf_history();
+-- It runs the migration, but cannot rewrite what happened: the steps are SECURITY DEFINER
+-- routines, and the role may read the extension's state but not write it, nor attach code to it.
+UPDATE coreforge_sync.phase_history SET reason = 'nothing happened';
+DELETE FROM coreforge_sync.phase_history;
+TRUNCATE coreforge_sync.phase_history;
+INSERT INTO coreforge_sync.phase_history (action, from_phase, to_phase) VALUES ('forged', 'cutover', 'side_by_side');
+DELETE FROM coreforge_sync.rejects;
+UPDATE coreforge_sync.entity_config SET settings = '{}';
+INSERT INTO coreforge_sync.settings (key, value) VALUES ('cf_schema', 'elsewhere');
+TRUNCATE coreforge_sync.sync_runs;
+CREATE TRIGGER forge BEFORE INSERT ON coreforge_sync.phase_history
+    FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
+SELECT count(*) AS transitions FROM coreforge_sync.phase_history;
 RESET ROLE;
+-- A role given cf_grant_admin() without the rights of the tables' owners may read, not run.
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS coreforge_regress_stranger;
+RESET client_min_messages;
+CREATE ROLE coreforge_regress_stranger;
+SELECT cf_grant_admin('coreforge_regress_stranger');
+SET ROLE coreforge_regress_stranger;
+SELECT * FROM cf_sync_all();
+SELECT cf_cutover();
+SELECT cf_configure('users', '{}');
+SELECT cf_phase();
+RESET ROLE;
+SELECT cf_revoke_admin('coreforge_regress_stranger');
+DROP ROLE coreforge_regress_stranger;
 SELECT cf_revoke_admin('coreforge_regress_admin');
 SET ROLE coreforge_regress_admin;
 SELECT cf_phase();
