@@ -213,3 +213,50 @@ pub fn give_to_owner_of(view: &str, table: &str) {
         Spi::run(&format!("ALTER VIEW {view} OWNER TO {}", ident(&owner))).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+/// Refuses to switch sync on when the owner of a cf_ table could not run the mirror statement that
+/// writes it: that statement runs with the owner's rights, reads the legacy tables (locking the rows
+/// it copies) and the extension's state, and writes the cf_ tables (memberships go with their user
+/// or organization). Without this check the first legacy write would fail on a missing right.
+pub fn require_mirror_rights(entities: &[crate::mapping::Entity]) {
+    let legacy: Vec<String> = entities.iter().map(|e| e.primary.table()).collect();
+    let cf: Vec<String> = entities.iter().map(|e| e.cf_table()).collect();
+    let missing: Vec<String> = Spi::connect(|client| {
+        client
+            .select(
+                "WITH owners AS (SELECT DISTINCT c.relowner AS owner FROM pg_catalog.pg_class c \
+                   WHERE c.oid IN (SELECT pg_catalog.to_regclass(t) FROM pg_catalog.unnest($2::text[]) t)), \
+                 needed (kind, object, privilege) AS ( \
+                   SELECT 'table', t, p FROM pg_catalog.unnest($1::text[]) t, \
+                          pg_catalog.unnest(ARRAY['SELECT', 'UPDATE']) p \
+                   UNION ALL SELECT 'table', t, p FROM pg_catalog.unnest($2::text[]) t, \
+                          pg_catalog.unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p \
+                   UNION ALL SELECT 'schema', 'coreforge_sync', 'USAGE' \
+                   UNION ALL SELECT 'table', 'coreforge_sync.rejects', 'SELECT' \
+                   UNION ALL SELECT 'function', 'coreforge_sync.password_format(text)', 'EXECUTE') \
+                 SELECT pg_catalog.format('%I lacks %s on %s %s', pg_catalog.pg_get_userbyid(o.owner), n.privilege, n.kind, n.object) \
+                 FROM owners o CROSS JOIN needed n \
+                 WHERE NOT CASE n.kind \
+                     WHEN 'table' THEN pg_catalog.has_table_privilege(o.owner, n.object, n.privilege) \
+                     WHEN 'schema' THEN pg_catalog.has_schema_privilege(o.owner, n.object, n.privilege) \
+                     ELSE pg_catalog.has_function_privilege(o.owner, n.object, n.privilege) END \
+                 ORDER BY 1",
+                None,
+                &[legacy.into(), cf.into()],
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(|r| r.get::<String>(1).ok().flatten())
+            .collect()
+    });
+    if !missing.is_empty() {
+        fail_with(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            &format!(
+                "coreforge_sync: the owner of the CoreForge tables cannot mirror into them: {}",
+                missing.join("; ")
+            ),
+            Some("Every write into a cf_ table runs with the rights of its owner, and the mirror statement reads the legacy tables and the extension's state."),
+            Some("Make the cf_ tables belong to the role that runs the migration (it has cf_grant_admin() and owns the legacy tables), or grant the rights listed."),
+        );
+    }
+}

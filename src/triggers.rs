@@ -345,6 +345,7 @@ fn cf_enable_sync() -> String {
     }
     let entities = all_entities();
     entities.iter().for_each(catalog::check_entity);
+    crate::privileges::require_mirror_rights(&entities);
     let was_on = entities.iter().all(sync_enabled);
     for e in &entities {
         install(Kind::Forward, e);
