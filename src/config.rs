@@ -275,9 +275,12 @@ pub(crate) fn parse_ident(s: &str) -> Option<Vec<String>> {
                 }
             }
         } else {
+            // As PostgreSQL's scanner: letters, digits, `_`, `$` and any non-ASCII character; and
+            // as its downcase_identifier() in a multibyte encoding: only ASCII letters are folded
+            // (`crm.Überkunden` names the table "Überkunden").
             while let Some(&c) = chars.peek() {
-                if c.is_alphanumeric() || c == '_' || c == '$' {
-                    part.extend(c.to_lowercase());
+                if c.is_ascii_alphanumeric() || c == '_' || c == '$' || !c.is_ascii() {
+                    part.push(c.to_ascii_lowercase());
                     chars.next();
                 } else {
                     break;

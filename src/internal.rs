@@ -4,21 +4,14 @@
 mod coreforge_sync {
     use crate::errors::fail_with;
     use pgrx::prelude::*;
-    use sha1::{Digest, Sha1};
 
     /// The RFC 4122 version-5 UUID of `name` under `namespace`, as uuid-ossp's
-    /// `uuid_generate_v5(namespace, name)` computes it. Memberships get their ids from it.
+    /// `uuid_generate_v5(namespace, name)` computes it (the `uuid` crate's). Memberships get their
+    /// ids from it.
     #[pg_extern(immutable, parallel_safe)]
     fn uuid_v5(namespace: pgrx::Uuid, name: &str) -> pgrx::Uuid {
-        let mut hasher = Sha1::new();
-        hasher.update(namespace.as_bytes());
-        hasher.update(name.as_bytes());
-        let digest = hasher.finalize();
-        let mut b = [0u8; 16];
-        b.copy_from_slice(&digest[..16]);
-        b[6] = (b[6] & 0x0f) | 0x50;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        pgrx::Uuid::from_bytes(b)
+        let namespace = uuid::Uuid::from_bytes(*namespace.as_bytes());
+        pgrx::Uuid::from_bytes(*uuid::Uuid::new_v5(&namespace, name.as_bytes()).as_bytes())
     }
 
     /// Raises the error of a legacy row that cannot be mirrored into CoreForge.

@@ -12,12 +12,27 @@ mod parse {
     use crate::sql::ident;
     use proptest::prelude::*;
 
+    #[test]
+    fn unquoted_non_ascii_names_keep_their_case() {
+        assert_eq!(parse_ident("crm.Überkunden"), Some(vec!["crm".into(), "Überkunden".into()]));
+        assert_eq!(parse_ident("ÜBER"), Some(vec!["Über".into()]));
+        assert_eq!(parse_ident("\"Überkunden\""), Some(vec!["Überkunden".into()]));
+        assert_eq!(parse_ident("Ärger.漢字"), Some(vec!["Ärger".into(), "漢字".into()]));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
         #[test]
         fn never_panics(s in "\\PC{0,40}") {
             let _ = parse_ident(&s);
+        }
+
+        #[test]
+        fn folds_only_ascii_letters(name in "[A-Za-z_][A-Za-z0-9_$ÄÖÜäöüßÉé漢]{0,12}") {
+            // What PostgreSQL stores for an unquoted name in a UTF8 database.
+            let folded: String = name.chars().map(|c| c.to_ascii_lowercase()).collect();
+            prop_assert_eq!(parse_ident(&format!("crm.{name}")), Some(vec!["crm".to_string(), folded]));
         }
 
         #[test]
