@@ -42,6 +42,18 @@ pub(crate) mod tests {
         })
     }
 
+    /// Memberships that differ from the oracle's, compared without their ids.
+    fn membership_pair_differences() -> i64 {
+        count(
+            "SELECT count(*) FROM ( \
+               (SELECT user_id, organization_id, role, created_at FROM expected_memberships \
+                EXCEPT SELECT user_id, organization_id, role, created_at FROM cf_memberships) \
+               UNION ALL \
+               (SELECT user_id, organization_id, role, created_at FROM cf_memberships \
+                EXCEPT SELECT user_id, organization_id, role, created_at FROM expected_memberships)) d",
+        )
+    }
+
     fn assert_invariant(context: &str) {
         for (entity, n) in differences() {
             assert_eq!(n, 0, "{entity}: {n} rows differ from the oracle after {context}");
@@ -450,6 +462,10 @@ pub(crate) mod tests {
                             assert_eq!(n, 0, "{entity}: {n} rows differ from the oracle, seed {seed}, write {i}: {sql}");
                         }
                     }
+                    // A membership born in CoreForge keeps its own id: memberships are compared
+                    // by their pair, role and creation time.
+                    let n = membership_pair_differences();
+                    assert_eq!(n, 0, "memberships: {n} rows differ from the oracle, seed {seed}, write {i}: {sql}");
                 }
             }
             let written = count("SELECT sum(inserted + updated + deleted)::bigint FROM cf_sync_legacy()");
