@@ -11,15 +11,14 @@ use crate::mirror::{
     OLD_TABLE,
 };
 use crate::errors::fail;
+use crate::owner::{self, Write};
 use crate::phases::{self, Phase};
 use crate::{backfill, catalog, config, guard, reverse, state};
-use pgrx::prelude::*;
-use crate::owner::{self, Write};
 use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
-use std::cell::OnceCell;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
