@@ -355,6 +355,11 @@ pub fn resolve(
     };
 
     let mut id = None;
+    if s.id.is_none() && entity != "memberships" {
+        problems.push(format!(
+            "\"id\": {entity} need an id column (null is not one), e.g. {{\"column\": \"id\", \"strategy\": \"keep\"}}"
+        ));
+    }
     if let Some(ids) = &s.id {
         if let Some(c) = column(&ids.column, "\"id\"", problems) {
             let t = if c.type_name == "varchar" { "text".to_string() } else { c.type_name.clone() };

@@ -20,6 +20,8 @@ SELECT cf_configure('users', '{"tabel": "crm.accounts", "colums": {}, "user_ref"
 -- Wrong shapes.
 SELECT cf_configure('users', '{"table": 42}');
 SELECT cf_configure('users', '{"id": {"column": "account_id", "strategy": "uuidv5", "namespce": "x"}}');
+SELECT cf_configure('users', '{"id": null}');
+SELECT cf_configure('organizations', '{"id": null}');
 SELECT cf_configure('users', '{"soft_delete": {"column": "is_deleted"}}');
 -- A table that does not exist, and one that is not a name.
 SELECT cf_configure('users', '{"table": "crm.nobody"}');
