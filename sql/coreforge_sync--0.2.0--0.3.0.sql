@@ -39,7 +39,9 @@ DO $$
 DECLARE
     r record;
 BEGIN
-    FOR r IN SELECT DISTINCT c.oid::pg_catalog.regclass AS rel, c.relkind, a.grantee
+    FOR r IN SELECT DISTINCT c.oid::pg_catalog.regclass AS rel, c.relkind, a.grantee,
+                    EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) s
+                             WHERE s.grantee = a.grantee AND s.privilege_type = 'SELECT') AS had_select
                FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
               WHERE c.relnamespace = 'coreforge_sync'::pg_catalog.regnamespace AND c.relkind IN ('r', 'S')
                 AND a.grantee <> c.relowner AND a.privilege_type <> 'SELECT'
@@ -47,7 +49,7 @@ BEGIN
         EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM %s',
             CASE r.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.rel,
             CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee)) END);
-        IF r.relkind = 'r' THEN
+        IF r.relkind = 'r' AND r.had_select THEN
             EXECUTE pg_catalog.format('GRANT SELECT ON TABLE %s TO %s', r.rel,
                 CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee)) END);
         END IF;
