@@ -83,17 +83,19 @@ pub fn as_owner<R>(schema: &str, name: &str, f: impl FnOnce() -> R) -> R {
 
 /// A write of a table the extension does not own, in three steps, so that only the middle one,
 /// which writes the table, runs with the owner's rights, and it reads nothing but that table and
-/// its argument:
-/// 1. `read`, as the extension: one text value, the rows to write (jsonb), or NULL for none;
-/// 2. `write`, as the owner, over `$1` (that text): one row `(inserted, updated, deleted, payload)`;
-/// 3. `after`, as the extension, over `$1` (the payload, when not NULL): its bookkeeping.
+/// its argument. Each returns the row `(inserted, updated, deleted, payload)` ([`written`]), and
+/// each step's payload, when not NULL, is the next one's `$1`:
+/// 1. `read`, as the extension: the rows to write (jsonb), or NULL for none;
+/// 2. `write`, as the owner: what the extension records;
+/// 3. `after`, as the extension: its bookkeeping.
 pub struct Write {
     pub read: String,
     pub write: String,
     pub after: Option<String>,
 }
 
-/// What the write step reports.
+/// What a step reports.
+#[derive(Default)]
 pub struct Written {
     pub inserted: i64,
     pub updated: i64,
@@ -101,24 +103,36 @@ pub struct Written {
     pub payload: Option<String>,
 }
 
-/// Runs `w`, which writes `schema.name`, in one SPI connection (planned afresh: the backfills).
+/// Runs the steps of the write that `w` builds (built only if a step needs its SQL) on
+/// `schema.name`: `step(i, sql, arg)` executes step `i` (0, 1, 2) and reads its row; the write
+/// step runs as the table's owner.
+pub fn run_steps<'w>(
+    schema: &str,
+    name: &str,
+    w: impl Fn() -> &'w Write,
+    mut step: impl FnMut(u8, &dyn Fn() -> String, Option<&str>) -> Written,
+) -> Written {
+    let Some(rows) = step(0, &|| w().read.clone(), None).payload else { return Written::default() };
+    let out = as_owner(schema, name, || step(1, &|| w().write.clone(), Some(&rows)));
+    if let Some(payload) = &out.payload {
+        if w().after.is_some() {
+            step(2, &|| w().after.clone().unwrap_or_default(), Some(payload));
+        }
+    }
+    out
+}
+
+/// [`run_steps`], each step planned afresh (the backfills).
 pub fn run(schema: &str, name: &str, w: &Write) -> Written {
     pgrx::spi::Spi::connect_mut(|client| {
-        let rows = client.update(w.read.as_str(), None, &[]).unwrap_or_else(|e| panic!("{e}"));
-        let Some(rows_json) = rows.first().get::<String>(1).unwrap_or_else(|e| panic!("{e}")) else {
-            return Written { inserted: 0, updated: 0, deleted: 0, payload: None };
-        };
-        let out = as_owner(schema, name, || {
-            written(client.update(w.write.as_str(), None, &[rows_json.into()]).unwrap_or_else(|e| panic!("{e}")))
-        });
-        if let (Some(after), Some(payload)) = (&w.after, &out.payload) {
-            client.update(after.as_str(), None, &[payload.clone().into()]).unwrap_or_else(|e| panic!("{e}"));
-        }
-        out
+        run_steps(schema, name, || w, |_, sql, arg| {
+            let args: Vec<pgrx::datum::DatumWithOid> = arg.map(Into::into).into_iter().collect();
+            written(client.update(sql().as_str(), None, &args).unwrap_or_else(|e| panic!("{e}")))
+        })
     })
 }
 
-/// The `(inserted, updated, deleted, payload)` row of a write step.
+/// The `(inserted, updated, deleted, payload)` row of a step.
 pub fn written(row: pgrx::spi::SpiTupleTable<'_>) -> Written {
     let row = row.first();
     let count = |i| row.get::<i64>(i).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0);

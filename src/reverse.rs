@@ -143,9 +143,9 @@ fn key_defs(e: &Entity) -> Vec<String> {
     key_types(e).iter().enumerate().map(|(i, t)| format!("k{} {t}", i + 1)).collect()
 }
 
-/// The rows of a read step, as one jsonb text: `SELECT jsonb_agg(to_jsonb(d))::text FROM (<rows>) d`.
+/// A read step over `rows`: the row `(0, 0, 0, <the rows as one jsonb text>)`.
 fn as_json(rows: &str) -> String {
-    format!("SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d))::text FROM ({rows}) d")
+    format!("SELECT 0::bigint, 0::bigint, 0::bigint, pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d))::text FROM ({rows}) d")
 }
 
 /// The legacy ids for the cf_ rows of `rel` that have none (users and organizations with mapped
@@ -159,7 +159,7 @@ pub fn assign_write(e: &Entity, rel: &str) -> Option<Write> {
     let fresh = new_legacy_id(e, "x")?;
     Some(Write {
         read: format!(
-            "SELECT pg_catalog.array_agg(c.id)::text FROM {rel} c \
+            "SELECT 0::bigint, 0::bigint, 0::bigint, pg_catalog.array_agg(c.id)::text FROM {rel} c \
              WHERE NOT EXISTS (SELECT 1 FROM {map} mp WHERE mp.new_id = c.id)"
         ),
         write: format!(
@@ -168,11 +168,12 @@ pub fn assign_write(e: &Entity, rel: &str) -> Option<Write> {
              FROM pg_catalog.unnest($1::uuid[]) x"
         ),
         after: Some(format!(
-            "INSERT INTO {map} (old_id, new_id) SELECT n.old_id, n.new_id \
+            "WITH a AS (INSERT INTO {map} (old_id, new_id) SELECT n.old_id, n.new_id \
              FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS n(old_id {ty}, new_id uuid) \
              WHERE CASE WHEN EXISTS (SELECT 1 FROM {table} l WHERE l.{id} = n.old_id) \
                           OR EXISTS (SELECT 1 FROM {map} mp WHERE mp.old_id = n.old_id) \
-                   THEN coreforge_sync.legacy_id_taken({shown}, n.old_id::text) ELSE true END",
+                   THEN coreforge_sync.legacy_id_taken({shown}, n.old_id::text) ELSE true END RETURNING 1) \
+             SELECT (SELECT pg_catalog.count(*) FROM a), 0::bigint, 0::bigint, NULL::text",
             ty = p.id_type,
             table = p.table(),
             id = ident(id),
@@ -284,7 +285,8 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
         read,
         write,
         after: Some(format!(
-            "DELETE FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.legacy_id = ANY ($1::text[])",
+            "WITH d AS (DELETE FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.legacy_id = ANY ($1::text[]) \
+             RETURNING 1) SELECT 0::bigint, 0::bigint, (SELECT pg_catalog.count(*) FROM d), NULL::text",
             literal(e.name)
         )),
     }

@@ -408,18 +408,9 @@ fn run_reverse_write(
     build: &dyn Fn() -> Write,
 ) {
     let built: OnceCell<Write> = OnceCell::new();
-    let w = || built.get_or_init(build);
-    let first_text = |t: SpiTupleTable<'_>| t.first().get::<String>(1).unwrap_or_else(|err| panic!("{err}"));
-    let Some(rows_json) = run_with(client, key(0), rows, &|| w().read.clone(), None, first_text) else { return };
-    let out = owner::as_owner(&e.primary.schema, &e.primary.name, || {
-        run_with(client, key(1), rows, &|| w().write.clone(), Some(&rows_json), owner::written)
+    owner::run_steps(&e.primary.schema, &e.primary.name, || built.get_or_init(build), |i, sql, arg| {
+        run_with(client, key(i), rows, sql, arg, owner::written)
     });
-    if let Some(payload) = out.payload {
-        if w().after.is_some() {
-            let after = || w().after.clone().unwrap_or_default();
-            run_with(client, key(2), rows, &after, Some(&payload), |_| ());
-        }
-    }
 }
 
 /// The (entity, cf_ schema, generation) arguments of a forward or reverse trigger.
