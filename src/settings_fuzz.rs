@@ -20,8 +20,8 @@ fn fuzz_seed() -> proptest::test_runner::RngSeed {
 
 #[cfg(test)]
 mod parse {
-    use crate::config::parse_ident;
-    use crate::sql::ident;
+    use crate::settings::ident::parse_ident;
+    use crate::quote::ident;
     use proptest::prelude::*;
 
     #[test]
@@ -212,8 +212,8 @@ mod tests {
             let before = stored();
             let call = format!(
                 "SELECT cf_configure({}, {}::jsonb)",
-                crate::sql::literal(&entity),
-                crate::sql::literal(&settings.to_string())
+                crate::quote::literal(&entity),
+                crate::quote::literal(&settings.to_string())
             );
             let outcome = attempt(&call);
             if outcome == "ok" {
@@ -228,7 +228,7 @@ mod tests {
                     }
                 }
                 // Back to a known configuration for the next case.
-                attempt(&format!("SELECT cf_configure({}, '{{}}')", crate::sql::literal(&entity)));
+                attempt(&format!("SELECT cf_configure({}, '{{}}')", crate::quote::literal(&entity)));
             } else {
                 refused.set(refused.get() + 1);
                 if outcome.starts_with("XX") {

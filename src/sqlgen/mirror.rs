@@ -16,8 +16,9 @@
 //!   (the cf_ foreign keys are NO ACTION), and a user or organization that comes back to life
 //!   brings its live memberships back.
 
-use crate::mapping::{dependents, problem_code, problem_message, Entity, ParentCheck};
-use crate::sql::{ident, literal};
+use crate::mapping::{problem_code, problem_message, Entity, ParentCheck};
+use crate::settings::EntityKind;
+use crate::quote::{ident, literal};
 
 /// Which rows a mirror statement covers.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -71,7 +72,7 @@ pub const NEW_TABLE: &str = "coreforge_new";
 
 /// Builds the mirror statement of `e` over `scope`. It returns one row:
 /// `(inserted, updated, deleted, rejected)` for the entity itself.
-pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
+pub fn statement(e: &Entity, deps: &[&Entity], scope: Scope, on_error: OnError) -> String {
     let mut ctes: Vec<String> = Vec::new();
     let mut book = Book::default();
     let alias = e.primary.alias;
@@ -82,7 +83,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
         Scope::CfIds => (String::new(), "c.id = ANY($1::uuid[])".to_string(), None, false, true),
         Scope::Retry => {
             let k = &e.key[0];
-            let retried = format!("r.entity = {} AND r.reason LIKE 'duplicate\\_%'", literal(e.name));
+            let retried = format!("r.entity = {} AND r.reason LIKE 'duplicate\\_%'", literal(e.name()));
             (
                 format!(
                     "{alias}.{} IN (SELECT pg_catalog.substr(r.legacy_id, {})::{} FROM coreforge_sync.rejects r WHERE {retried})",
@@ -161,7 +162,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
         Scope::CfIds | Scope::Retry => true,
         Scope::Statement { cascade, .. } => cascade,
     };
-    let deps = if cascade { dependents(e.name, &e.cf_schema) } else { vec![] };
+    let deps: &[&Entity] = if cascade { deps } else { &[] };
     if !deps.is_empty() {
         let k = &e.key[0];
         let mut legacy_ids = Vec::new();
@@ -183,7 +184,7 @@ pub fn statement(e: &Entity, scope: Scope, on_error: OnError) -> String {
         ctes.push(format!("dep_cf AS ({})", cf_ids.join(" UNION ")));
         let fresh = copy.then_some("SELECT id FROM e_up WHERE inserted");
         for (i, d) in deps.iter().enumerate() {
-            let parent = d.parent(e.name).expect("dependent has parent");
+            let parent = d.parent(e.kind).expect("dependent has parent");
             let fk = format!("{}.{}", d.primary.alias, ident(&parent.fk_legacy));
             let legacy_filter = format!("{fk} IN (SELECT id FROM dep_legacy)");
             let cf_filter = format!("c.{} IN (SELECT id FROM dep_cf)", ident(parent.fk_cf));
@@ -319,7 +320,7 @@ fn presence_changed(e: &Entity, old: bool, new: bool) -> String {
              OR NOT EXISTS (SELECT 1 FROM {cf} c WHERE c.id = {cf_id}))",
             id = ident(&k.legacy),
             live = e.primary.live("x"),
-            name = literal(e.name),
+            name = literal(e.name()),
             key = e.legacy_key_text("x"),
             cf = e.cf_table(),
             cf_id = k.cf_of(&format!("x.{}", ident(&k.legacy))),
@@ -351,7 +352,7 @@ fn presence_changed(e: &Entity, old: bool, new: bool) -> String {
 ///
 /// Taking the locks apart from the reads means no decision rests on READ COMMITTED's re-check of
 /// a join. Only for scopes where [`needs_locks`] holds.
-pub fn lock_statement(e: &Entity, scope: Scope) -> String {
+pub fn lock_statement(e: &Entity, deps: &[&Entity], scope: Scope) -> String {
     let Scope::Statement { old, new, remove, cascade, .. } = scope else {
         unreachable!("only triggers take their locks apart")
     };
@@ -371,7 +372,6 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
             aliases = e.lock_aliases(),
         ));
     }
-    let deps = dependents(e.name, &e.cf_schema);
     if cascade && !deps.is_empty() {
         let id = ident(&e.key[0].legacy);
         let changed = presence_changed(e, old, new);
@@ -380,9 +380,9 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
                 "SELECT p.id FROM ({changed}) p WHERE p.id IN (SELECT x.{id} FROM {NEW_TABLE} x WHERE {live})",
                 live = e.primary.live("x"),
             );
-            for d in &deps {
-                let parent = d.parent(e.name).expect("dependent has parent");
-                let others: Vec<_> = d.parents.iter().filter(|p| p.entity != e.name).collect();
+            for d in deps {
+                let parent = d.parent(e.kind).expect("dependent has parent");
+                let others: Vec<_> = d.parents.iter().filter(|p| p.entity != e.kind).collect();
                 if others.is_empty() {
                     continue;
                 }
@@ -435,7 +435,7 @@ pub fn lock_statement(e: &Entity, scope: Scope) -> String {
 /// own rows by writing them.) Cheap: the trigger asks on every call, and builds the SQL only once.
 pub fn needs_locks(e: &Entity, scope: Scope) -> bool {
     match scope {
-        Scope::Statement { cascade, .. } => !e.parents.is_empty() || (cascade && e.name != "memberships"),
+        Scope::Statement { cascade, .. } => !e.parents.is_empty() || (cascade && e.kind != EntityKind::Memberships),
         _ => false,
     }
 }
@@ -447,9 +447,8 @@ pub fn needs_locks(e: &Entity, scope: Scope) -> bool {
 /// also locks the emails or slugs the statement writes.
 /// Most statements (an update that deletes nothing and changes no row's presence) then run a
 /// mirror statement without the removal and cascade parts.
-pub fn probe(e: &Entity, old: bool, new: bool, lock_values: bool) -> String {
+pub fn probe(e: &Entity, deps: &[&Entity], old: bool, new: bool, lock_values: bool) -> String {
     let remove = if old { format!("EXISTS ({})", gone_candidates(e, old, new)) } else { "false".into() };
-    let deps = dependents(e.name, &e.cf_schema);
     // Presence may change for a key that memberships point at, on the legacy or the CoreForge side.
     let changed = if deps.is_empty() {
         "false".to_string()
@@ -458,7 +457,7 @@ pub fn probe(e: &Entity, old: bool, new: bool, lock_values: bool) -> String {
         let referenced: Vec<String> = deps
             .iter()
             .map(|d| {
-                let parent = d.parent(e.name).expect("dependent has parent");
+                let parent = d.parent(e.kind).expect("dependent has parent");
                 format!(
                     "EXISTS (SELECT 1 FROM {} m WHERE m.{} = lc.id) OR EXISTS (SELECT 1 FROM {} m WHERE m.{} = {})",
                     d.primary.table(),
@@ -476,12 +475,12 @@ pub fn probe(e: &Entity, old: bool, new: bool, lock_values: bool) -> String {
         )
     };
     // Memberships written by this statement, directly or by cascade, may wait for their parents.
-    let settled = deps.iter().chain(std::iter::once(e)).map(parents_backfilled).collect::<Vec<_>>();
+    let settled = deps.iter().copied().chain(std::iter::once(e)).map(parents_backfilled).collect::<Vec<_>>();
     // An update or delete may let go of an email or slug that rejected rows wait for.
     let retry = if old && !e.unique.is_empty() {
         format!(
             "EXISTS (SELECT 1 FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.reason LIKE 'duplicate\\_%')",
-            literal(e.name)
+            literal(e.name())
         )
     } else {
         "false".into()
@@ -660,7 +659,7 @@ fn apply(ctes: &mut Vec<String>, book: &mut Book, e: &Entity, part: Part) {
     let raise = match on_error {
         OnError::Raise => format!(
             ", CASE WHEN w.code IS NULL THEN true ELSE coreforge_sync.reject({}, w.legacy_key, w.message) END AS checked",
-            literal(e.name)
+            literal(e.name())
         ),
         OnError::Record => String::new(),
     };
@@ -679,7 +678,7 @@ fn apply(ctes: &mut Vec<String>, book: &mut Book, e: &Entity, part: Part) {
         ctes.push(format!(
             "{p}_rej AS (SELECT {entity} AS entity, x.legacy_key AS legacy_id, x.code AS reason, x.message, \
              {row} AS legacy_row FROM {p}_src x WHERE x.code IS NOT NULL)",
-            entity = literal(e.name),
+            entity = literal(e.name()),
             row = e.legacy_row_json(&keys),
         ));
         book.rejects.push(format!("{p}_rej"));
@@ -688,7 +687,7 @@ fn apply(ctes: &mut Vec<String>, book: &mut Book, e: &Entity, part: Part) {
         ctes.push(format!(
             "{p}_clear AS (SELECT r.entity, r.legacy_id FROM coreforge_sync.rejects r WHERE r.entity = {entity} \
              AND {filter} AND r.legacy_id NOT IN (SELECT x.legacy_key FROM {p}_src x WHERE x.code IS NOT NULL))",
-            entity = literal(e.name),
+            entity = literal(e.name()),
         ));
         book.clear.push(format!("{p}_clear"));
     }
@@ -706,7 +705,7 @@ fn parents_backfilled(e: &Entity) -> String {
     if e.parents.is_empty() {
         return "true".into();
     }
-    let names: Vec<String> = e.parents.iter().map(|p| literal(p.entity)).collect();
+    let names: Vec<String> = e.parents.iter().map(|p| literal(p.entity.as_str())).collect();
     format!(
         "((SELECT pg_catalog.count(*) FROM coreforge_sync.entity_state s \
            WHERE s.entity IN ({}) AND s.backfilled_at IS NOT NULL) = {})",

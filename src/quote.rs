@@ -1,4 +1,4 @@
-//! Quoting of identifiers and literals for the SQL the extension generates.
+//! Layer 0: quoting of identifiers and literals for the SQL the extension generates.
 //! Every name that reaches generated SQL goes through here: a name is never SQL.
 
 /// A quoted identifier: `"users"`, `"odd""name"`.

@@ -2,17 +2,17 @@
 //! `cf_extra()`. Each diffs the entity's projection (`mapping.rs`) against its cf_ table, so the
 //! validation checks exactly what the backfill and the triggers write.
 
-use crate::errors::require_entity;
-use crate::mapping::{entity, Entity};
-use crate::sql::{ident, literal};
-use crate::{catalog, state};
+use crate::db::{catalog, config, state};
+use crate::errors::{raise, Result};
+use crate::mapping::{problem_message, Entity};
+use crate::quote::{ident, literal};
+use crate::settings::EntityKind;
 use pgrx::prelude::*;
 
-fn checked_entity(name: Option<&str>) -> Entity {
-    let name = require_entity(name);
-    let e = entity(name, &state::cf_schema());
-    catalog::check_entity(&e);
-    e
+fn checked_entity(name: Option<&str>) -> Result<Entity> {
+    let e = config::entity(EntityKind::from_arg(name)?, &state::cf_schema()?)?;
+    catalog::check_entity(&e)?;
+    Ok(e)
 }
 
 /// `c.id = p.id` over the cf_ key column names.
@@ -38,15 +38,55 @@ fn projection_with_rejects(e: &Entity) -> String {
     format!(
         "SELECT p.*, COALESCE(r.message, {}) AS reject FROM ({} OFFSET 0) p \
          LEFT JOIN coreforge_sync.rejects r ON r.entity = {} AND r.legacy_id = p.legacy_key",
-        crate::mapping::problem_message("p.problem"),
+        problem_message("p.problem"),
         e.projection("true"),
-        literal(e.name)
+        literal(e.name())
     )
+}
+
+/// One check of the validation report.
+struct Check {
+    entity: EntityKind,
+    name: &'static str,
+    legacy_count: Option<i64>,
+    coreforge_count: Option<i64>,
+    discrepancies: i64,
+    failed: bool,
+    detail: String,
 }
 
 type ReportRow = (String, String, Option<i64>, Option<i64>, i64, String, String);
 
-fn report_rows(e: &Entity) -> Vec<ReportRow> {
+impl Check {
+    /// The row `cf_validation_report()` shows.
+    fn row(self) -> ReportRow {
+        let status = if self.failed { "fail" } else { "ok" };
+        (
+            self.entity.to_string(),
+            self.name.to_string(),
+            self.legacy_count,
+            self.coreforge_count,
+            self.discrepancies,
+            status.to_string(),
+            self.detail,
+        )
+    }
+}
+
+/// The `N` counts of the one row `sql` returns.
+fn counts<const N: usize>(sql: &str) -> Result<[i64; N]> {
+    Spi::connect(|client| {
+        let t = client.select(sql, Some(1), &[])?;
+        let r = t.first();
+        let mut out = [0; N];
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = r.get::<i64>(i + 1)?.unwrap_or(0);
+        }
+        Ok(out)
+    })
+}
+
+fn checks(e: &Entity) -> Result<Vec<Check>> {
     let k0 = ident(e.key[0].cf);
     let diff_sql = format!(
         "SELECT pg_catalog.count(p.legacy_key), pg_catalog.count(c.{k0}), \
@@ -72,23 +112,18 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
         live = e.live(),
         from = e.from(true),
     );
-    let (legacy, cf, missing, extra, mismatched, rejected_absent, rejected) = Spi::connect(|client| {
-        let t = client.select(diff_sql.as_str(), Some(1), &[]).unwrap_or_else(|err| panic!("{err}"));
-        let r = t.first();
-        let g = |i| r.get::<i64>(i).unwrap_or_else(|err| panic!("{err}")).unwrap_or(0);
-        (g(1), g(2), g(3), g(4), g(5), g(6), g(7))
-    });
-    let (total, excluded, orphaned) = Spi::connect(|client| {
-        let t = client.select(legacy_sql.as_str(), Some(1), &[]).unwrap_or_else(|err| panic!("{err}"));
-        let r = t.first();
-        let g = |i| r.get::<i64>(i).unwrap_or_else(|err| panic!("{err}")).unwrap_or(0);
-        (g(1), g(2), g(3))
-    });
+    let [legacy, cf, missing, extra, mismatched, rejected_absent, rejected] = counts(&diff_sql)?;
+    let [total, excluded, orphaned] = counts(&legacy_sql)?;
 
-    let n = e.name;
-    let status = |bad: bool| if bad { "fail" } else { "ok" }.to_string();
-    let row = |check: &str, l: Option<i64>, c: Option<i64>, d: i64, s: String, detail: String| {
-        (n.to_string(), check.to_string(), l, c, d, s, detail)
+    let n = e.name();
+    let row = |name: &'static str, l: Option<i64>, c: Option<i64>, d: i64, failed: bool, detail: String| Check {
+        entity: e.kind,
+        name,
+        legacy_count: l,
+        coreforge_count: c,
+        discrepancies: d,
+        failed,
+        detail,
     };
     let count_gap = (legacy - rejected_absent - cf).abs();
     let mut rows = vec![
@@ -97,7 +132,7 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
             Some(legacy),
             Some(cf),
             count_gap,
-            status(count_gap != 0),
+            count_gap != 0,
             if rejected_absent > 0 {
                 format!(
                     "live legacy rows vs {} rows ({rejected_absent} rejected rows not counted)",
@@ -112,7 +147,7 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
             Some(legacy),
             Some(cf),
             missing,
-            status(missing > 0),
+            missing > 0,
             format!("no CoreForge row: SELECT * FROM cf_missing('{n}')"),
         ),
         row(
@@ -120,7 +155,7 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
             Some(legacy),
             Some(cf),
             extra,
-            status(extra > 0),
+            extra > 0,
             format!("no live legacy row: SELECT * FROM cf_extra('{n}')"),
         ),
         row(
@@ -128,7 +163,7 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
             Some(legacy),
             Some(cf),
             mismatched,
-            status(mismatched > 0),
+            mismatched > 0,
             format!("fields differ: SELECT * FROM cf_mismatches('{n}')"),
         ),
         row(
@@ -136,7 +171,7 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
             Some(legacy),
             None,
             rejected,
-            status(rejected > 0),
+            rejected > 0,
             format!("cannot become CoreForge rows, accounted for: SELECT * FROM cf_missing('{n}')"),
         ),
         row(
@@ -144,7 +179,7 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
             Some(total),
             None,
             excluded,
-            status(false),
+            false,
             if e.parents.is_empty() {
                 "soft-deleted, not migrated".into()
             } else {
@@ -158,11 +193,11 @@ fn report_rows(e: &Entity) -> Vec<ReportRow> {
             Some(total),
             None,
             orphaned,
-            status(orphaned > 0),
+            orphaned > 0,
             format!("user or organization does not exist: SELECT * FROM cf_missing('{n}')"),
         ));
     }
-    rows
+    Ok(rows)
 }
 
 /// One row per entity and check; `status` is 'ok' or 'fail'. Excluded rows are information.
@@ -180,17 +215,38 @@ fn cf_validation_report() -> TableIterator<
         name!(detail, String),
     ),
 > {
-    let entities = crate::mapping::all(&state::cf_schema());
-    entities.iter().for_each(catalog::check_entity);
-    TableIterator::new(entities.iter().flat_map(report_rows).collect::<Vec<_>>())
+    raise(cf_validation_report_impl())
+}
+
+fn cf_validation_report_impl() -> Result<TableIterator<
+    'static,
+    (
+        name!(entity, String),
+        name!(check_name, String),
+        name!(legacy_count, Option<i64>),
+        name!(coreforge_count, Option<i64>),
+        name!(discrepancies, i64),
+        name!(status, String),
+        name!(detail, String),
+    ),
+>> {
+    let mut rows = Vec::new();
+    for e in &config::entities()? {
+        rows.extend(checks(e)?.into_iter().map(Check::row));
+    }
+    Ok(TableIterator::new(rows))
 }
 
 /// The checks of `cf_validation_report()` that fail, as `(entity, check, discrepancies)`, and how
 /// many checks ran: what a phase transition decides on and records.
-pub fn failures(entities: &[Entity]) -> (usize, Vec<(String, String, i64)>) {
-    let rows: Vec<ReportRow> = entities.iter().flat_map(report_rows).collect();
-    let failed = rows.iter().filter(|r| r.5 == "fail").map(|r| (r.0.clone(), r.1.clone(), r.4)).collect();
-    (rows.len(), failed)
+pub fn failures(entities: &[Entity]) -> Result<(usize, Vec<(String, String, i64)>)> {
+    let mut all = Vec::new();
+    for e in entities {
+        all.extend(checks(e)?);
+    }
+    let failed =
+        all.iter().filter(|c| c.failed).map(|c| (c.entity.to_string(), c.name.to_string(), c.discrepancies)).collect();
+    Ok((all.len(), failed))
 }
 
 /// Orphans: legacy rows whose user or tenant row does not exist, with the reason.
@@ -219,7 +275,13 @@ fn orphan_reason(e: &Entity) -> String {
 fn cf_missing(
     entity: Option<&str>,
 ) -> TableIterator<'static, (name!(key, String), name!(label, Option<String>), name!(reason, String))> {
-    let e = checked_entity(entity);
+    raise(cf_missing_impl(entity))
+}
+
+fn cf_missing_impl(
+    entity: Option<&str>,
+) -> Result<TableIterator<'static, (name!(key, String), name!(label, Option<String>), name!(reason, String))>> {
+    let e = checked_entity(entity)?;
     let mut sql = format!(
         "SELECT p.legacy_key, p.label, \
            COALESCE('rejected: ' || p.reject, 'no CoreForge row') \
@@ -240,10 +302,9 @@ fn cf_missing(
         ));
     }
     sql.push_str(" ORDER BY 1");
-    let rows = Spi::connect(|client| {
-        client
-            .select(sql.as_str(), None, &[])
-            .unwrap_or_else(|err| panic!("{err}"))
+    let rows = Spi::connect(|client| -> Result<_> {
+        Ok(client
+            .select(sql.as_str(), None, &[])?
             .map(|r| {
                 (
                     r.get::<String>(1).ok().flatten().unwrap_or_default(),
@@ -251,9 +312,9 @@ fn cf_missing(
                     r.get::<String>(3).ok().flatten().unwrap_or_default(),
                 )
             })
-            .collect::<Vec<_>>()
-    });
-    TableIterator::new(rows)
+            .collect::<Vec<_>>())
+    })?;
+    Ok(TableIterator::new(rows))
 }
 
 /// Field by field differences between the projection and the cf_ rows of the same key.
@@ -270,7 +331,21 @@ fn cf_mismatches(
         name!(coreforge_value, Option<String>),
     ),
 > {
-    let e = checked_entity(entity);
+    raise(cf_mismatches_impl(entity))
+}
+
+fn cf_mismatches_impl(
+    entity: Option<&str>,
+) -> Result<TableIterator<
+    'static,
+    (
+        name!(key, String),
+        name!(column_name, String),
+        name!(legacy_value, Option<String>),
+        name!(coreforge_value, Option<String>),
+    ),
+>> {
+    let e = checked_entity(entity)?;
     let values: Vec<String> = e
         .columns
         .iter()
@@ -289,10 +364,9 @@ fn cf_mismatches(
         join = cf_key_join(&e, "c", "p"),
         values = values.join(", "),
     );
-    let rows = Spi::connect(|client| {
-        client
-            .select(sql.as_str(), None, &[])
-            .unwrap_or_else(|err| panic!("{err}"))
+    let rows = Spi::connect(|client| -> Result<_> {
+        Ok(client
+            .select(sql.as_str(), None, &[])?
             .map(|r| {
                 (
                     r.get::<String>(1).ok().flatten().unwrap_or_default(),
@@ -301,16 +375,20 @@ fn cf_mismatches(
                     r.get::<String>(4).ok().flatten(),
                 )
             })
-            .collect::<Vec<_>>()
-    });
-    TableIterator::new(rows)
+            .collect::<Vec<_>>())
+    })?;
+    Ok(TableIterator::new(rows))
 }
 
 /// CoreForge rows with no live legacy row (a sync would remove them), and why.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_extra(entity: Option<&str>) -> TableIterator<'static, (name!(key, String), name!(reason, String))> {
-    let e = checked_entity(entity);
+    raise(cf_extra_impl(entity))
+}
+
+fn cf_extra_impl(entity: Option<&str>) -> Result<TableIterator<'static, (name!(key, String), name!(reason, String))>> {
+    let e = checked_entity(entity)?;
     let a = e.primary.alias;
     let sql = format!(
         "SELECT {key}, CASE WHEN EXISTS (SELECT 1 FROM {legacy} {a} WHERE {legacy_join}) \
@@ -329,17 +407,16 @@ fn cf_extra(entity: Option<&str>) -> TableIterator<'static, (name!(key, String),
         live = e.live(),
         join = e.key_join("c"),
     );
-    let rows = Spi::connect(|client| {
-        client
-            .select(sql.as_str(), None, &[])
-            .unwrap_or_else(|err| panic!("{err}"))
+    let rows = Spi::connect(|client| -> Result<_> {
+        Ok(client
+            .select(sql.as_str(), None, &[])?
             .map(|r| {
                 (
                     r.get::<String>(1).ok().flatten().unwrap_or_default(),
                     r.get::<String>(2).ok().flatten().unwrap_or_default(),
                 )
             })
-            .collect::<Vec<_>>()
-    });
-    TableIterator::new(rows)
+            .collect::<Vec<_>>())
+    })?;
+    Ok(TableIterator::new(rows))
 }

@@ -3,24 +3,23 @@
 //! exist when they are compatible with what the extension writes. The cf_ tables are ordinary
 //! application tables, never members of the extension.
 
-use crate::config::{cf_columns, Kind};
-use crate::errors::fail_with;
-use crate::mapping::ENTITY_NAMES;
-use crate::sql::{ident, qualified};
-use crate::{catalog, state};
+use crate::db::{catalog, rights, state};
+use crate::errors::{raise, Error, Result};
+use crate::quote::{ident, qualified};
+use crate::settings::{cf_columns, EntityKind, Kind};
 use pgrx::prelude::*;
 
-const CF_USERS: &str = include_str!("../sql/coreforge_tables/cf_users.sql");
-const CF_ORGANIZATIONS: &str = include_str!("../sql/coreforge_tables/cf_organizations.sql");
-const CF_PRINCIPALS_FK: &str = include_str!("../sql/coreforge_tables/cf_organizations_principals_fk.sql");
-const CF_MEMBERSHIPS: &str = include_str!("../sql/coreforge_tables/cf_memberships.sql");
+const CF_USERS: &str = include_str!("../../sql/coreforge_tables/cf_users.sql");
+const CF_ORGANIZATIONS: &str = include_str!("../../sql/coreforge_tables/cf_organizations.sql");
+const CF_PRINCIPALS_FK: &str = include_str!("../../sql/coreforge_tables/cf_organizations_principals_fk.sql");
+const CF_MEMBERSHIPS: &str = include_str!("../../sql/coreforge_tables/cf_memberships.sql");
 
 /// The cf_ table of an entity, and the key the extension upserts on.
-fn cf_table(entity: &str) -> (&'static str, &'static [&'static str]) {
+fn cf_table(entity: EntityKind) -> (&'static str, &'static [&'static str]) {
     match entity {
-        "users" => ("cf_users", &["id"]),
-        "organizations" => ("cf_organizations", &["id"]),
-        _ => ("cf_memberships", &["user_id", "organization_id"]),
+        EntityKind::Users => ("cf_users", &["id"]),
+        EntityKind::Organizations => ("cf_organizations", &["id"]),
+        EntityKind::Memberships => ("cf_memberships", &["user_id", "organization_id"]),
     }
 }
 
@@ -42,16 +41,17 @@ fn compatible_type(expected: &str, actual: &str) -> bool {
     }
 }
 
-struct ColumnInfo {
+/// A column of an existing cf_ table, as adoption checks it.
+struct CfColumnInfo {
     name: String,
     type_name: String,
     not_null: bool,
     has_default: bool,
 }
 
-fn column_info(schema: &str, table: &str) -> Vec<ColumnInfo> {
+fn column_info(schema: &str, table: &str) -> Result<Vec<CfColumnInfo>> {
     Spi::connect(|client| {
-        client
+        Ok(client
             .select(
                 "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull, \
                         a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' \
@@ -59,26 +59,25 @@ fn column_info(schema: &str, table: &str) -> Vec<ColumnInfo> {
                  WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
                 None,
                 &[qualified(schema, table).into()],
-            )
-            .expect("read pg_attribute")
-            .map(|r| ColumnInfo {
+            )?
+            .map(|r| CfColumnInfo {
                 name: r.get::<String>(1).ok().flatten().unwrap_or_default(),
                 type_name: r.get::<String>(2).ok().flatten().unwrap_or_default(),
                 not_null: r.get::<bool>(3).ok().flatten().unwrap_or(false),
                 has_default: r.get::<bool>(4).ok().flatten().unwrap_or(false),
             })
-            .collect()
+            .collect())
     })
 }
 
 /// Every reason the existing cf_ table of `entity` in `schema` cannot take what the extension
 /// may write there (any column a configuration can fill).
-fn incompatibilities(entity: &str, schema: &str) -> Vec<String> {
+fn incompatibilities(entity: EntityKind, schema: &str) -> Result<Vec<String>> {
     let (t, key) = cf_table(entity);
-    let cols = column_info(schema, t);
+    let cols = column_info(schema, t)?;
     // (column, its kind (None: a uuid key), may be written as NULL)
     let mut written: Vec<(&str, Option<Kind>, bool)> = key.iter().map(|k| (*k, None, false)).collect();
-    if entity == "memberships" {
+    if entity == EntityKind::Memberships {
         written.push(("id", None, false));
     }
     written.extend(
@@ -108,10 +107,10 @@ fn incompatibilities(entity: &str, schema: &str) -> Vec<String> {
         }
     }
     let keys: Vec<String> = key.iter().map(|k| k.to_string()).collect();
-    if !catalog::is_unique(schema, t, &keys) {
+    if !catalog::is_unique(schema, t, &keys)? {
         problems.push(format!("{t} has no unique index on ({})", key.join(", ")));
     }
-    problems
+    Ok(problems)
 }
 
 fn ddl(template: &str, schema: &str) -> String {
@@ -122,84 +121,72 @@ fn ddl(template: &str, schema: &str) -> String {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_create_tables(target_schema: default!(Option<&str>, "'public'")) -> String {
+    raise(cf_create_tables_impl(target_schema))
+}
+
+fn cf_create_tables_impl(target_schema: Option<&str>) -> Result<String> {
     let Some(schema) = target_schema else {
-        fail_with(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            "coreforge_sync: target_schema must not be NULL",
-            None,
-            Some("Call SELECT cf_create_tables(); for schema public, or name a schema."),
-        );
+        return Err(Error::invalid("coreforge_sync: target_schema must not be NULL")
+.hint("Call SELECT cf_create_tables(); for schema public, or name a schema."));
     };
     let exists = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
         &[schema.into()],
-    )
-    .ok()
-    .flatten()
+    )?
     .unwrap_or(false);
     if !exists {
-        fail_with(
-            PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
-            &format!("coreforge_sync: schema \"{schema}\" does not exist"),
-            None,
-            Some(&format!("CREATE SCHEMA {} first.", ident(schema))),
-        );
+        return Err(Error::no_schema(format!("coreforge_sync: schema \"{schema}\" does not exist"))
+.hint(format!("CREATE SCHEMA {} first.", ident(schema))));
     }
-    if let Some(current) = state::setting("cf_schema") {
-        if current != schema && catalog::table_exists(&current, "cf_users") {
-            fail_with(
-                PgSqlErrorCode::ERRCODE_DUPLICATE_TABLE,
-                &format!("coreforge_sync: the CoreForge tables already live in schema \"{current}\""),
-                None,
-                Some("coreforge_sync manages one set of cf_ tables per database."),
-            );
+    if let Some(current) = state::setting("cf_schema")? {
+        if current != schema && catalog::table_exists(&current, "cf_users")? {
+            return Err(Error::duplicate_table(format!("coreforge_sync: the CoreForge tables already live in schema \"{current}\""))
+.hint("coreforge_sync manages one set of cf_ tables per database."));
         }
     }
 
     // Whoever runs it adopts the existing tables (with their owners' rights) and creates the others.
-    let (existing, missing): (Vec<&str>, Vec<&str>) =
-        ENTITY_NAMES.iter().map(|e| cf_table(e).0).partition(|t| catalog::table_exists(schema, t));
-    let existing: Vec<String> = existing.iter().map(|t| qualified(schema, t)).collect();
-    crate::privileges::require_owner_rights(&existing, "adopt the CoreForge tables");
-    if !missing.is_empty() {
-        crate::privileges::require_create_in(schema);
+    let mut exists = Vec::new();
+    for kind in EntityKind::ALL {
+        exists.push((kind, catalog::table_exists(schema, cf_table(kind).0)?));
     }
-    let problems: Vec<String> = ENTITY_NAMES
-        .iter()
-        .filter(|e| catalog::table_exists(schema, cf_table(e).0))
-        .flat_map(|e| incompatibilities(e, schema))
-        .collect();
+    let existing: Vec<String> =
+        exists.iter().filter(|(_, x)| *x).map(|(k, _)| qualified(schema, cf_table(*k).0)).collect();
+    rights::require_owner_rights(&existing, "adopt the CoreForge tables")?;
+    if exists.iter().any(|(_, x)| !x) {
+        rights::require_create_in(schema)?;
+    }
+    let mut problems: Vec<String> = Vec::new();
+    for (kind, _) in exists.iter().filter(|(_, x)| *x) {
+        problems.extend(incompatibilities(*kind, schema)?);
+    }
     if !problems.is_empty() {
-        fail_with(
-            PgSqlErrorCode::ERRCODE_INVALID_TABLE_DEFINITION,
-            &format!(
+        return Err(Error::bad_table(format!(
                 "coreforge_sync: existing CoreForge tables in schema \"{schema}\" are not compatible: {}",
                 problems.join("; ")
-            ),
-            None,
-            Some("Fix or drop these tables; cf_create_tables() creates them as CoreForge's Ent schema does."),
-        );
+            ))
+.hint("Fix or drop these tables; cf_create_tables() creates them as CoreForge's Ent schema does."));
     }
 
     let mut actions = Vec::new();
-    for e in ENTITY_NAMES {
-        let (t, _) = cf_table(e);
-        if catalog::table_exists(schema, t) {
+    for kind in EntityKind::ALL {
+        let (t, _) = cf_table(kind);
+        if catalog::table_exists(schema, t)? {
             actions.push(format!("{t}: exists, compatible"));
             continue;
         }
-        let template = match e {
-            "users" => CF_USERS,
-            "organizations" => CF_ORGANIZATIONS,
-            _ => CF_MEMBERSHIPS,
+        let template = match kind {
+            EntityKind::Users => CF_USERS,
+            EntityKind::Organizations => CF_ORGANIZATIONS,
+            EntityKind::Memberships => CF_MEMBERSHIPS,
         };
-        Spi::run(&ddl(template, schema)).expect("create CoreForge table");
-        crate::privileges::give_to_caller(&qualified(schema, t));
-        if e == "organizations" && catalog::table_exists(schema, "cf_principals") {
-            Spi::run(&ddl(CF_PRINCIPALS_FK, schema)).expect("add cf_principals foreign key");
+        Spi::run(&ddl(template, schema))?;
+        rights::give_to_caller(&qualified(schema, t))?;
+        if kind == EntityKind::Organizations && catalog::table_exists(schema, "cf_principals")? {
+            Spi::run(&ddl(CF_PRINCIPALS_FK, schema))?;
         }
         actions.push(format!("{t}: created"));
     }
-    state::set_setting("cf_schema", schema);
-    format!("{} (schema {schema})", actions.join(", "))
+    state::set_setting("cf_schema", schema)?;
+    Ok(format!("{} (schema {schema})", actions.join(", ")))
 }

@@ -8,6 +8,8 @@
 //! Inside, `row_security` is off: a write that a row-level security policy would filter fails
 //! with PostgreSQL's own error instead of silently writing (or removing) fewer rows.
 
+use crate::errors::Result;
+use crate::sqlgen::reverse::Write;
 use pgrx::pg_sys;
 use std::ffi::CString;
 
@@ -81,19 +83,6 @@ pub fn as_owner<R>(schema: &str, name: &str, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// A write of a table the extension does not own, in three steps, so that only the middle one,
-/// which writes the table, runs with the owner's rights, and it reads nothing but that table and
-/// its argument. Each returns the row `(inserted, updated, deleted, payload)` ([`written`]), and
-/// each step's payload, when not NULL, is the next one's `$1`:
-/// 1. `read`, as the extension: the rows to write (jsonb), or NULL for none;
-/// 2. `write`, as the owner: what the extension records;
-/// 3. `after`, as the extension: its bookkeeping.
-pub struct Write {
-    pub read: String,
-    pub write: String,
-    pub after: Option<String>,
-}
-
 /// What a step reports.
 #[derive(Default)]
 pub struct Written {
@@ -110,36 +99,31 @@ pub fn run_steps<'w>(
     schema: &str,
     name: &str,
     w: impl Fn() -> &'w Write,
-    mut step: impl FnMut(u8, &dyn Fn() -> String, Option<&str>) -> Written,
-) -> Written {
-    let Some(rows) = step(0, &|| w().read.clone(), None).payload else { return Written::default() };
-    let out = as_owner(schema, name, || step(1, &|| w().write.clone(), Some(&rows)));
+    mut step: impl FnMut(u8, &dyn Fn() -> String, Option<&str>) -> Result<Written>,
+) -> Result<Written> {
+    let Some(rows) = step(0, &|| w().read.clone(), None)?.payload else { return Ok(Written::default()) };
+    let out = as_owner(schema, name, || step(1, &|| w().write.clone(), Some(&rows)))?;
     if let Some(payload) = &out.payload {
         if w().after.is_some() {
-            step(2, &|| w().after.clone().unwrap_or_default(), Some(payload));
+            step(2, &|| w().after.clone().unwrap_or_default(), Some(payload))?;
         }
     }
-    out
+    Ok(out)
 }
 
 /// [`run_steps`], each step planned afresh (the backfills).
-pub fn run(schema: &str, name: &str, w: &Write) -> Written {
+pub fn run(schema: &str, name: &str, w: &Write) -> Result<Written> {
     pgrx::spi::Spi::connect_mut(|client| {
         run_steps(schema, name, || w, |_, sql, arg| {
             let args: Vec<pgrx::datum::DatumWithOid> = arg.map(Into::into).into_iter().collect();
-            written(client.update(sql().as_str(), None, &args).unwrap_or_else(|e| panic!("{e}")))
+            written(client.update(sql().as_str(), None, &args)?)
         })
     })
 }
 
 /// The `(inserted, updated, deleted, payload)` row of a step.
-pub fn written(row: pgrx::spi::SpiTupleTable<'_>) -> Written {
+pub fn written(row: pgrx::spi::SpiTupleTable<'_>) -> Result<Written> {
     let row = row.first();
-    let count = |i| row.get::<i64>(i).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0);
-    Written {
-        inserted: count(1),
-        updated: count(2),
-        deleted: count(3),
-        payload: row.get::<String>(4).unwrap_or_else(|e| panic!("{e}")),
-    }
+    let count = |i| -> Result<i64> { Ok(row.get::<i64>(i)?.unwrap_or(0)) };
+    Ok(Written { inserted: count(1)?, updated: count(2)?, deleted: count(3)?, payload: row.get::<String>(4)? })
 }

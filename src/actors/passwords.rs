@@ -3,24 +3,21 @@
 //! is kept or stored as NULL, so the user must reset. The formats are recognised by
 //! `coreforge_sync.password_format()` (sql/passwords.sql). Nothing here ever shows a hash.
 
-use crate::config::{self, PASSWORD_FORMATS};
-use crate::errors::fail;
-use crate::mapping::{self, kept_formats, Entity};
-use crate::sql::ident;
-use crate::{catalog, state};
+use crate::db::{catalog, config, state};
+use crate::errors::{raise, Error, Result};
+use crate::mapping::{kept_formats, Entity};
+use crate::quote::{ident, literal};
+use crate::settings::{EntityKind, PASSWORD_FORMATS};
 use pgrx::prelude::*;
 
-fn users() -> (Entity, String) {
-    let e = mapping::entity("users", &state::cf_schema());
-    catalog::check_entity(&e);
+fn users() -> Result<(Entity, String)> {
+    let e = config::entity(EntityKind::Users, &state::cf_schema()?)?;
+    catalog::check_entity(&e)?;
     let Some(col) = e.secret.clone() else {
-        fail(
-            "coreforge_sync: no legacy column is mapped to password_hash",
-            None,
-            Some("Map one: SELECT cf_configure('users', '{\"columns\": {..., \"password_hash\": \"<column>\"}}');"),
-        )
+        return Err(Error::out_of_order("coreforge_sync: no legacy column is mapped to password_hash")
+.hint("Map one: SELECT cf_configure('users', '{\"columns\": {..., \"password_hash\": \"<column>\"}}');"))
     };
-    (e, col)
+    Ok((e, col))
 }
 
 fn action(format: &str, kept: &[&str]) -> &'static str {
@@ -38,8 +35,13 @@ fn action(format: &str, kept: &[&str]) -> &'static str {
 #[search_path(pg_catalog, pg_temp)]
 fn cf_password_report(
 ) -> TableIterator<'static, (name!(format, String), name!(users, i64), name!(action, String))> {
-    let (e, col) = users();
-    let policy = config::settings("users").passwords;
+    raise(cf_password_report_impl())
+}
+
+fn cf_password_report_impl(
+) -> Result<TableIterator<'static, (name!(format, String), name!(users, i64), name!(action, String))>> {
+    let (e, col) = users()?;
+    let policy = config::settings(EntityKind::Users)?.passwords;
     let kept = kept_formats(policy.as_ref());
     let sql = format!(
         "SELECT coreforge_sync.password_format({a}.{col}::text) AS f, pg_catalog.count(*) \
@@ -49,18 +51,17 @@ fn cf_password_report(
         from = e.from(false),
         live = e.live(),
     );
-    let counts: Vec<(String, i64)> = Spi::connect(|client| {
-        client
-            .select(sql.as_str(), None, &[])
-            .unwrap_or_else(|err| panic!("{err}"))
+    let counts: Vec<(String, i64)> = Spi::connect(|client| -> Result<_> {
+        Ok(client
+            .select(sql.as_str(), None, &[])?
             .map(|r| {
                 (
                     r.get::<String>(1).ok().flatten().unwrap_or_default(),
                     r.get::<i64>(2).ok().flatten().unwrap_or(0),
                 )
             })
-            .collect()
-    });
+            .collect())
+    })?;
     let rows: Vec<_> = PASSWORD_FORMATS
         .iter()
         .filter_map(|f| {
@@ -70,7 +71,7 @@ fn cf_password_report(
                 .map(|(_, n)| (f.to_string(), *n, action(f, &kept).to_string()))
         })
         .collect();
-    TableIterator::new(rows)
+    Ok(TableIterator::new(rows))
 }
 
 /// The CoreForge users whose legacy password hash the policy does not keep: they must reset it.
@@ -78,9 +79,14 @@ fn cf_password_report(
 #[search_path(pg_catalog, pg_temp)]
 fn cf_password_resets(
 ) -> TableIterator<'static, (name!(id, pgrx::Uuid), name!(email, String), name!(format, String))> {
-    let (e, col) = users();
-    let policy = config::settings("users").passwords;
-    let kept: Vec<String> = kept_formats(policy.as_ref()).iter().map(|f| crate::sql::literal(f)).collect();
+    raise(cf_password_resets_impl())
+}
+
+fn cf_password_resets_impl(
+) -> Result<TableIterator<'static, (name!(id, pgrx::Uuid), name!(email, String), name!(format, String))>> {
+    let (e, col) = users()?;
+    let policy = config::settings(EntityKind::Users)?.passwords;
+    let kept: Vec<String> = kept_formats(policy.as_ref()).iter().map(|f| literal(f)).collect();
     let kept = if kept.is_empty() { "NULL".to_string() } else { kept.join(", ") };
     let sql = format!(
         "SELECT c.id, c.email::text, f.format FROM {from} \
@@ -94,18 +100,17 @@ fn cf_password_resets(
         join = e.key_join("c"),
         live = e.live(),
     );
-    let rows = Spi::connect(|client| {
-        client
-            .select(sql.as_str(), None, &[])
-            .unwrap_or_else(|err| panic!("{err}"))
-            .map(|r| {
-                (
-                    r.get::<pgrx::Uuid>(1).ok().flatten().expect("id is NOT NULL"),
+    let rows = Spi::connect(|client| -> Result<_> {
+        Ok(client
+            .select(sql.as_str(), None, &[])?
+            .filter_map(|r| {
+                Some((
+                    r.get::<pgrx::Uuid>(1).ok().flatten()?,
                     r.get::<String>(2).ok().flatten().unwrap_or_default(),
                     r.get::<String>(3).ok().flatten().unwrap_or_default(),
-                )
+                ))
             })
-            .collect::<Vec<_>>()
-    });
-    TableIterator::new(rows)
+            .collect::<Vec<_>>())
+    })?;
+    Ok(TableIterator::new(rows))
 }

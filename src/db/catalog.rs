@@ -1,25 +1,28 @@
 //! What the catalog says about the tables the extension reads and writes: columns and their
 //! types, unique keys, and (before any work) that the cf_ table of an entity exists.
 
-use crate::errors::fail_with;
-use crate::mapping::Entity;
+use crate::db::spi::optional;
+use crate::errors::{Error, Result};
+use crate::mapping::{Catalog, ColumnInfo, Entity};
 use pgrx::prelude::*;
 
-/// A column of a table: its name, type (`pg_type.typname` and as SQL shows it) and category.
-#[derive(Clone, Debug)]
-pub struct ColumnInfo {
-    pub name: String,
-    pub type_name: String,
-    pub type_display: String,
-    /// The type without its length or precision (`character varying`, `numeric`), for casts that
-    /// must not cut a value; blank-padded `character` is `pg_catalog.bpchar` (bare `character` is char(1)).
-    pub type_base: String,
-    pub category: String,
-    pub not_null: bool,
+/// The catalog of the database the extension runs in, as the mapping reads it.
+pub struct Live;
+
+impl Catalog for Live {
+    fn columns(&self, schema: &str, table: &str) -> Result<Option<Vec<ColumnInfo>>> {
+        table_columns(schema, table)
+    }
+    fn unique_index(&self, schema: &str, table: &str, columns: &[String]) -> Result<Option<Vec<String>>> {
+        unique_index_columns(schema, table, columns)
+    }
+    fn new_value(&self, schema: &str, table: &str, column: &str) -> Result<Option<String>> {
+        new_value(schema, table, column)
+    }
 }
 
 /// The columns of `schema.table`, or None when there is no such table.
-pub fn table_columns(schema: &str, table: &str) -> Option<Vec<ColumnInfo>> {
+pub fn table_columns(schema: &str, table: &str) -> Result<Option<Vec<ColumnInfo>>> {
     Spi::connect(|client| {
         let rows = client
             .select(
@@ -34,12 +37,11 @@ pub fn table_columns(schema: &str, table: &str) -> Option<Vec<ColumnInfo>> {
                  WHERE n.nspname = $1 AND r.relname = $2 AND r.relkind IN ('r', 'p')",
                 None,
                 &[schema.into(), table.into()],
-            )
-            .expect("read pg_attribute");
+            )?;
         if rows.is_empty() {
-            return None;
+            return Ok(None);
         }
-        Some(
+        Ok(Some(
             rows.filter_map(|r| {
                 Some(ColumnInfo {
                     name: r.get::<String>(1).ok().flatten()?,
@@ -51,19 +53,19 @@ pub fn table_columns(schema: &str, table: &str) -> Option<Vec<ColumnInfo>> {
                 })
             })
             .collect(),
-        )
+        ))
     })
 }
 
-pub fn table_exists(schema: &str, table: &str) -> bool {
-    table_columns(schema, table).is_some()
+pub fn table_exists(schema: &str, table: &str) -> Result<bool> {
+    Ok(table_columns(schema, table)?.is_some())
 }
 
 /// The columns, in index order, of a primary key or unique index (not partial, not an expression) of
 /// `schema.table` on exactly `columns` (in any order); None when there is none. A keyset walk over
 /// the key follows this order, so that it reads the index.
-pub fn unique_index_columns(schema: &str, table: &str, columns: &[String]) -> Option<Vec<String>> {
-    Spi::get_one_with_args::<Vec<String>>(
+pub fn unique_index_columns(schema: &str, table: &str, columns: &[String]) -> Result<Option<Vec<String>>> {
+    optional(Spi::get_one_with_args::<Vec<String>>(
         "SELECT (SELECT pg_catalog.array_agg(a.attname::text ORDER BY k.ord) \
                    FROM pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) \
                    JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum = k.attnum) \
@@ -78,33 +80,31 @@ pub fn unique_index_columns(schema: &str, table: &str, columns: &[String]) -> Op
                 = (SELECT pg_catalog.array_agg(c ORDER BY c) FROM pg_catalog.unnest($3) c) \
           ORDER BY i.indisprimary DESC LIMIT 1",
         &[schema.into(), table.into(), columns.to_vec().into()],
-    )
-    .ok()
-    .flatten()
+    ))
 }
 
 /// Whether `schema.table` has a primary key or a unique index on exactly `columns`.
-pub fn is_unique(schema: &str, table: &str, columns: &[String]) -> bool {
-    unique_index_columns(schema, table, columns).is_some()
+pub fn is_unique(schema: &str, table: &str, columns: &[String]) -> Result<bool> {
+    Ok(unique_index_columns(schema, table, columns)?.is_some())
 }
 
 /// The cf_ table of `e` exists (the legacy side was checked when `e` was built).
-pub fn check_entity(e: &Entity) {
-    if !table_exists(&e.cf_schema, e.cf_name) {
-        fail_with(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-            &format!("coreforge_sync: CoreForge table {}.{} does not exist", e.cf_schema, e.cf_name),
-            None,
-            Some("Run SELECT cf_create_tables(); first."),
-        );
+pub fn check_entity(e: &Entity) -> Result<()> {
+    if !table_exists(&e.cf_schema, e.cf_name)? {
+        return Err(Error::no_table(format!(
+            "coreforge_sync: CoreForge table {}.{} does not exist",
+            e.cf_schema, e.cf_name
+        ))
+        .hint("Run SELECT cf_create_tables(); first."));
     }
+    Ok(())
 }
 
 /// The SQL expression that gives a new row of `schema.table` its `column`: the column's default,
 /// or the next value of its identity sequence; None when it has neither. (Read under the
 /// extension's fixed search_path, every name in it is schema-qualified.)
-pub fn new_value(schema: &str, table: &str, column: &str) -> Option<String> {
-    Spi::get_one_with_args::<String>(
+pub fn new_value(schema: &str, table: &str, column: &str) -> Result<Option<String>> {
+    optional(Spi::get_one_with_args::<String>(
         "SELECT CASE WHEN a.attidentity <> '' THEN \
                   'pg_catalog.nextval(' || pg_catalog.quote_literal(pg_catalog.pg_get_serial_sequence(\
                      pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(r.relname), a.attname)) \
@@ -116,14 +116,12 @@ pub fn new_value(schema: &str, table: &str, column: &str) -> Option<String> {
            LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
           WHERE n.nspname = $1 AND r.relname = $2 AND a.attname = $3 AND a.attgenerated = ''",
         &[schema.into(), table.into(), column.into()],
-    )
-    .ok()
-    .flatten()
+    ))
 }
 
 /// The NOT NULL columns of `schema.table` that a new row cannot leave out: no default, no
 /// identity, not generated.
-pub fn required_columns(schema: &str, table: &str) -> Vec<String> {
+pub fn required_columns(schema: &str, table: &str) -> Result<Vec<String>> {
     Spi::get_one_with_args::<Vec<String>>(
         "SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) \
            FROM pg_catalog.pg_attribute a \
@@ -133,7 +131,6 @@ pub fn required_columns(schema: &str, table: &str) -> Vec<String> {
             AND a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''",
         &[schema.into(), table.into()],
     )
-    .ok()
-    .flatten()
-    .unwrap_or_default()
+    .map(Option::unwrap_or_default)
+    .map_err(Error::from)
 }

@@ -1,5 +1,6 @@
-//! The mapping from the legacy tables to the CoreForge tables, built once per entity from its
-//! settings (`config.rs`).
+//! Layer 2, the mapping: from the legacy tables to the CoreForge tables, built once per entity
+//! from its settings (layer 1), checked against the catalog ([`resolve`]). Pure: the catalog is
+//! read through [`Catalog`], which the database layer implements.
 //!
 //! An [`Entity`] describes the *projection*: the SQL query over the legacy tables that says what
 //! CoreForge should hold for them, and why a live row cannot be mirrored (its reject reason).
@@ -7,15 +8,68 @@
 //! and the validation diffs it against the cf_ tables (see `mirror.rs` and `validation.rs`).
 //! Nothing else knows a column name.
 
-use crate::config::{self, allowed_values, cf_columns, IdStrategy, Kind, Resolved, PASSWORD_FORMATS};
-use crate::sql::{ident, literal, qualified};
+mod resolve;
+
+pub use resolve::{resolve, Resolved};
+
+use crate::errors::Result;
+use crate::quote::{ident, literal, qualified};
+use crate::settings::{allowed_values, cf_columns, EntityKind, IdStrategy, Kind, PASSWORD_FORMATS};
+use std::fmt;
+
+/// A column of a table as the catalog describes it: its name, type (`pg_type.typname` and as
+/// SQL shows it) and category.
+#[derive(Clone, Debug)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub type_name: String,
+    pub type_display: String,
+    /// The type without its length or precision (`character varying`, `numeric`), for casts that
+    /// must not cut a value; blank-padded `character` is `pg_catalog.bpchar` (bare `character` is char(1)).
+    pub type_base: String,
+    pub category: String,
+    pub not_null: bool,
+}
+
+/// What the mapping needs to know of the catalog.
+pub trait Catalog {
+    /// The columns of `schema.table`, or None when there is no such table.
+    fn columns(&self, schema: &str, table: &str) -> Result<Option<Vec<ColumnInfo>>>;
+    /// The columns, in index order, of a primary key or unique index (not partial, not an
+    /// expression) of `schema.table` on exactly `columns` (in any order); None when there is none.
+    fn unique_index(&self, schema: &str, table: &str, columns: &[String]) -> Result<Option<Vec<String>>>;
+    /// The SQL expression that gives a new row of `schema.table` its `column`: the column's
+    /// default, or the next value of its identity sequence; None when it has neither.
+    fn new_value(&self, schema: &str, table: &str, column: &str) -> Result<Option<String>>;
+}
+
+/// The SQL type of a legacy id (uuid, smallint, integer, bigint or text): the only type names
+/// spliced into the generated SQL's casts, so a cast is safe by construction.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct SqlType(&'static str);
+
+impl SqlType {
+    pub const UUID: SqlType = SqlType("uuid");
+
+    /// The id type `name` (as SQL shows it), None for any other type.
+    pub fn id(name: &str) -> Option<SqlType> {
+        ["uuid", "smallint", "integer", "bigint", "text"].into_iter().find(|t| *t == name).map(SqlType)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for SqlType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
 
 /// Namespace of the version-5 UUIDs given to memberships (the legacy join table has no id):
 /// uuid5(NAMESPACE_URL, "https://github.com/grokify/coreforge#coreforge_sync/memberships").
 pub const MEMBERSHIP_NAMESPACE: &str = "83037461-3d09-54f0-8241-7f5058c6160d";
-
-/// The three entities, in dependency order.
-pub const ENTITY_NAMES: [&str; 3] = ["users", "organizations", "memberships"];
 
 /// CoreForge's slug rule: 3 to 63 characters, `^[a-z][a-z0-9-]*[a-z0-9]$`.
 const SLUG_RULE: &str = "^[a-z][a-z0-9-]{1,61}[a-z0-9]$";
@@ -76,7 +130,11 @@ pub struct Source {
     pub map: Option<String>,
     pub strategy: IdStrategy,
     /// The SQL type of the id column.
-    pub id_type: String,
+    pub id_type: SqlType,
+    /// The table's columns, as the catalog describes them.
+    pub columns: Vec<ColumnInfo>,
+    /// Mapped ids: how a new legacy row gets its id (see [`Resolved::id_default`]).
+    pub id_default: Option<String>,
 }
 
 impl Source {
@@ -122,7 +180,7 @@ impl Source {
 
 /// A parent a membership needs: the row it references must be live and migrated.
 pub struct Parent {
-    pub entity: &'static str,
+    pub entity: EntityKind,
     pub source: Source,
     /// The referencing column in the membership table, and in the cf_ table.
     pub fk_legacy: String,
@@ -141,7 +199,7 @@ pub struct Problem {
 }
 
 pub struct Entity {
-    pub name: &'static str,
+    pub kind: EntityKind,
     pub cf_schema: String,
     pub cf_name: &'static str,
     pub primary: Source,
@@ -162,10 +220,15 @@ pub struct Entity {
     pub label: String,
     /// The legacy key's columns in the order of its unique index, with their SQL types: what a
     /// keyset walk of the legacy table (the batched backfill) orders by.
-    pub keyset: Vec<(String, String)>,
+    pub keyset: Vec<(String, SqlType)>,
 }
 
 impl Entity {
+    /// `users`, `organizations` or `memberships`.
+    pub fn name(&self) -> &'static str {
+        self.kind.as_str()
+    }
+
     pub fn cf_table(&self) -> String {
         qualified(&self.cf_schema, self.cf_name)
     }
@@ -311,7 +374,7 @@ impl Entity {
                 code: "parent_rejected",
                 message: format!(
                     "{} || {}.{}::text || {}",
-                    literal(&format!("its {} (", p.entity.trim_end_matches('s'))),
+                    literal(&format!("its {} (", p.entity.as_str().trim_end_matches('s'))),
                     self.primary.alias,
                     ident(&p.fk_legacy),
                     literal(&format!(") is not in CoreForge: SELECT * FROM cf_rejects('{}')", p.entity))
@@ -373,7 +436,7 @@ impl Entity {
         )
     }
 
-    pub fn parent(&self, entity: &str) -> Option<&Parent> {
+    pub fn parent(&self, entity: EntityKind) -> Option<&Parent> {
         self.parents.iter().find(|p| p.entity == entity)
     }
 
@@ -416,8 +479,8 @@ pub fn problem_message(problem: &str) -> String {
 }
 
 /// The name of the id mapping table of `entity` (the guide's names).
-pub fn mapping_table(entity: &str) -> String {
-    let name = if entity == "users" { "user_id_mapping" } else { "organization_id_mapping" };
+pub fn mapping_table(entity: EntityKind) -> String {
+    let name = if entity == EntityKind::Users { "user_id_mapping" } else { "organization_id_mapping" };
     qualified("coreforge_sync", name)
 }
 
@@ -431,11 +494,22 @@ fn source(r: &Resolved, alias: &'static str) -> Source {
             Some(col.clone()),
             (*strategy != IdStrategy::Keep).then(|| mapping_table(r.entity)),
             strategy.clone(),
-            id_type.clone(),
+            *id_type,
         ),
-        None => (None, None, IdStrategy::Keep, "uuid".into()),
+        None => (None, None, IdStrategy::Keep, SqlType::UUID),
     };
-    Source { schema: r.schema.clone(), name: r.table.clone(), alias, soft_delete, id, map, strategy, id_type }
+    Source {
+        schema: r.schema.clone(),
+        name: r.table.clone(),
+        alias,
+        soft_delete,
+        id,
+        map,
+        strategy,
+        id_type,
+        columns: r.columns.clone(),
+        id_default: r.id_default.clone(),
+    }
 }
 
 /// The columns of `r` over alias `a`, with their problems.
@@ -603,45 +677,22 @@ fn password_expr(policy: Option<&std::collections::BTreeMap<String, String>>, te
     }
 }
 
-/// The entity `name` under the current configuration, its cf_ tables in `cf_schema`.
-/// Checks the legacy side against the catalog (one error listing every problem).
-/// Users and organizations need their own settings only; memberships need all three.
-pub fn entity(name: &str, cf_schema: &str) -> Entity {
-    crate::archive::require_legacy_tables();
-    match name {
-        "users" => build_single(&config::resolve_one("users"), cf_schema),
-        "organizations" => build_single(&config::resolve_one("organizations"), cf_schema),
-        _ => {
-            let [ru, ro, rm] = config::resolve_all();
-            build_memberships(&ru, &ro, &rm, cf_schema)
-        }
-    }
-}
-
-/// All three entities, in dependency order.
-pub fn all(cf_schema: &str) -> Vec<Entity> {
-    crate::archive::require_legacy_tables();
-    let [ru, ro, rm] = config::resolve_all();
-    vec![
-        build_single(&ru, cf_schema),
-        build_single(&ro, cf_schema),
-        build_memberships(&ru, &ro, &rm, cf_schema),
-    ]
-}
-
 /// Users or organizations.
-fn build_single(r: &Resolved, cf_schema: &str) -> Entity {
-    let name = r.entity;
-    let (alias, cf_name, unique) =
-        if name == "users" { ("u", "cf_users", "email") } else { ("t", "cf_organizations", "slug") };
+pub fn build_single(r: &Resolved, cf_schema: &str) -> Entity {
+    let kind = r.entity;
+    let (alias, cf_name, unique) = if kind == EntityKind::Users {
+        ("u", "cf_users", "email")
+    } else {
+        ("t", "cf_organizations", "slug")
+    };
     let primary = source(r, alias);
     let (columns, problems) = columns(r, alias);
     let id = primary.id.clone().expect("users and organizations have ids");
     let key = vec![KeyCol { legacy: id, cf: "id", proj: primary.cf_id(), map: primary.map.clone() }];
     let label = columns.iter().find(|c| c.cf == unique).map(|c| c.expr.clone()).unwrap_or("NULL".into());
-    let secret = if name == "users" { r.settings.columns.get("password_hash").cloned() } else { None };
+    let secret = if kind == EntityKind::Users { r.settings.columns.get("password_hash").cloned() } else { None };
     Entity {
-        name,
+        kind,
         cf_schema: cf_schema.to_string(),
         cf_name,
         primary,
@@ -653,7 +704,7 @@ fn build_single(r: &Resolved, cf_schema: &str) -> Entity {
         unique: vec![unique],
         secret,
         label,
-        keyset: vec![(primary_id(r), r.id.as_ref().map(|i| i.2.clone()).unwrap_or_else(|| "uuid".into()))],
+        keyset: vec![(primary_id(r), r.id.as_ref().map(|i| i.2).unwrap_or(SqlType::UUID))],
     }
 }
 
@@ -661,9 +712,9 @@ fn primary_id(r: &Resolved) -> String {
     r.id.as_ref().map(|i| i.0.clone()).expect("users and organizations have ids")
 }
 
-fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &str) -> Entity {
+pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &str) -> Entity {
     let primary = source(rm, "m");
-    let parent = |entity: &'static str, r: &Resolved, alias: &'static str, fk: &str, fk_cf, cf_table| {
+    let parent = |entity: EntityKind, r: &Resolved, alias: &'static str, fk: &str, fk_cf, cf_table| {
         let source = source(r, alias);
         // A kept id is the reference itself; a mapped one is read from the mapping.
         let cf_id = match &source.map {
@@ -674,8 +725,8 @@ fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &st
     };
     let user_ref = rm.settings.user_ref.as_deref().expect("memberships have user_ref");
     let org_ref = rm.settings.organization_ref.as_deref().expect("memberships have organization_ref");
-    let pu = parent("users", ru, "u", user_ref, "user_id", "cf_users");
-    let po = parent("organizations", ro, "t", org_ref, "organization_id", "cf_organizations");
+    let pu = parent(EntityKind::Users, ru, "u", user_ref, "user_id", "cf_users");
+    let po = parent(EntityKind::Organizations, ro, "t", org_ref, "organization_id", "cf_organizations");
     let (columns, problems) = columns(rm, "m");
     let label =
         format!("{} || ' in ' || {}", build_single(ru, cf_schema).label, build_single(ro, cf_schema).label);
@@ -692,13 +743,15 @@ fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &st
             map: p.source.map.clone(),
         })
         .collect();
-    let refs =
-        [(user_ref.to_string(), pu.source.id_type.clone()), (org_ref.to_string(), po.source.id_type.clone())];
-    let names: Vec<String> = refs.iter().map(|(c, _)| c.clone()).collect();
-    let order = crate::catalog::unique_index_columns(&rm.schema, &rm.table, &names).unwrap_or(names);
+    let refs = [(user_ref.to_string(), pu.source.id_type), (org_ref.to_string(), po.source.id_type)];
+    let order: Vec<String> = if rm.key_order.is_empty() {
+        refs.iter().map(|(c, _)| c.clone()).collect()
+    } else {
+        rm.key_order.clone()
+    };
     let keyset = order.iter().filter_map(|c| refs.iter().find(|(r, _)| r == c).cloned()).collect();
     Entity {
-        name: "memberships",
+        kind: EntityKind::Memberships,
         cf_schema: cf_schema.to_string(),
         cf_name: "cf_memberships",
         primary,
@@ -712,12 +765,4 @@ fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &st
         label,
         keyset,
     }
-}
-
-/// Entities that reference `name` (memberships reference users and organizations).
-pub fn dependents(name: &str, cf_schema: &str) -> Vec<Entity> {
-    if name == "memberships" {
-        return vec![];
-    }
-    vec![entity("memberships", cf_schema)]
 }

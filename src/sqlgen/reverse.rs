@@ -1,4 +1,5 @@
-//! The reverse sync: CoreForge back into the legacy tables, from cutover on (see `phases.rs`).
+//! The reverse sync's statements: CoreForge back into the legacy tables, from cutover on (run by
+//! `actors/reverse.rs` and the reverse trigger).
 //!
 //! The statements here are the mirror statement of `mirror.rs` read backwards. A cf_ row becomes
 //! the legacy row whose projection equals it:
@@ -13,16 +14,32 @@
 //!   and deletes it otherwise.
 //!
 //! The triggers run [`statement`] over a statement's transition tables; the reverse backfill
-//! ([`reconcile`], `cf_sync_legacy()`) runs the same pieces over whole tables.
+//! (`cf_sync_legacy()`) runs the same pieces over whole tables.
 
-use crate::errors::fail;
-use crate::mapping::{Col, Entity, ParentCheck, SoftDelete, ENTITY_NAMES};
-use crate::mirror::{Counts, NEW_TABLE, OLD_TABLE};
-use crate::sql::{ident, literal};
-use crate::config::{self, Kind};
-use crate::owner::{self, Write};
-use crate::{catalog, guard, phases, state};
-use pgrx::prelude::*;
+use super::mirror::{NEW_TABLE, OLD_TABLE};
+use crate::mapping::{Col, Entity, ParentCheck, SoftDelete};
+use crate::quote::{ident, literal};
+use crate::settings::{cf_column, Kind};
+
+/// A write of a table the extension does not own, in three steps, so that only the middle one,
+/// which writes the table, runs with the owner's rights, and it reads nothing but that table and
+/// its argument. Each returns the row `(inserted, updated, deleted, payload)`, and each step's
+/// payload, when not NULL, is the next one's `$1`:
+/// 1. `read`, as the extension: the rows to write (jsonb), or NULL for none;
+/// 2. `write`, as the owner: what the extension records;
+/// 3. `after`, as the extension: its bookkeeping.
+pub struct Write {
+    pub read: String,
+    pub write: String,
+    pub after: Option<String>,
+}
+
+impl Write {
+    /// A write with nothing to write: its read step hands over no rows.
+    pub fn none() -> Write {
+        Write { read: as_json("SELECT 1 WHERE false"), write: String::new(), after: None }
+    }
+}
 
 /// A legacy column the reverse sync writes: the cf_ column it comes from, its type (without a
 /// length: the assignment checks the length, an explicit cast would cut the value), and whether
@@ -35,7 +52,7 @@ pub struct Written<'a> {
 }
 
 /// The legacy column a soft delete sets, if any.
-fn soft_delete_column(e: &Entity) -> Option<&str> {
+pub fn soft_delete_column(e: &Entity) -> Option<&str> {
     match &e.primary.soft_delete {
         Some(SoftDelete::Timestamp(c) | SoftDelete::Boolean(c)) => Some(c.as_str()),
         None => None,
@@ -43,7 +60,7 @@ fn soft_delete_column(e: &Entity) -> Option<&str> {
 }
 
 pub fn written(e: &Entity) -> Vec<Written<'_>> {
-    let types = catalog::table_columns(&e.primary.schema, &e.primary.name).unwrap_or_default();
+    let types = &e.primary.columns;
     let soft = soft_delete_column(e);
     let mut out: Vec<Written> = Vec::new();
     for col in &e.columns {
@@ -63,8 +80,8 @@ pub fn written(e: &Entity) -> Vec<Written<'_>> {
 }
 
 /// The kind of `w`'s CoreForge column.
-fn kind(e: &Entity, w: &Written) -> Option<Kind> {
-    config::cf_column(e.name, w.col.cf).map(|c| c.kind)
+pub fn kind(e: &Entity, w: &Written) -> Option<Kind> {
+    cf_column(e.kind, w.col.cf).map(|c| c.kind)
 }
 
 /// Whether CoreForge's NULL of `w` goes into a NOT NULL legacy column as '' (optional text and
@@ -119,10 +136,10 @@ fn legacy_key_match(e: &Entity, a: &str, g: &str) -> String {
 /// The expression of a new legacy id for a row born in CoreForge (mapped ids only): the id
 /// column's default or identity, else the CoreForge id itself where the column takes text.
 /// None when there is no way (`cf_cutover` refuses then).
-fn new_legacy_id(e: &Entity, cf_id: &str) -> Option<String> {
+pub fn new_legacy_id(e: &Entity, cf_id: &str) -> Option<String> {
     let p = &e.primary;
-    let id = p.id.as_deref()?;
-    catalog::new_value(&p.schema, &p.name, id).or_else(|| {
+    p.id.as_ref()?;
+    p.id_default.clone().or_else(|| {
         ["text", "character varying", "uuid"]
             .contains(&p.id_type.as_str())
             .then(|| format!("({cf_id})::text::{}", p.id_type))
@@ -131,7 +148,7 @@ fn new_legacy_id(e: &Entity, cf_id: &str) -> Option<String> {
 
 /// The SQL types of the legacy key columns, in key order (the rows a read step hands over).
 fn key_types(e: &Entity) -> Vec<String> {
-    let types = catalog::table_columns(&e.primary.schema, &e.primary.name).unwrap_or_default();
+    let types = &e.primary.columns;
     e.key
         .iter()
         .map(|k| types.iter().find(|c| c.name == k.legacy).map(|c| c.type_base.clone()).unwrap_or_else(|| "text".into()))
@@ -287,7 +304,7 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
         after: Some(format!(
             "WITH d AS (DELETE FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.legacy_id = ANY ($1::text[]) \
              RETURNING 1) SELECT 0::bigint, 0::bigint, (SELECT pg_catalog.count(*) FROM d), NULL::text",
-            literal(e.name)
+            literal(e.name())
         )),
     }
 }
@@ -338,31 +355,8 @@ pub fn statement(e: &Entity, old: bool, new: bool) -> Vec<Write> {
     out
 }
 
-/// Runs `w` on the legacy table of `e` (planned afresh: the reverse backfill and TRUNCATE).
-fn run(e: &Entity, w: &Write) -> Counts {
-    let out = owner::run(&e.primary.schema, &e.primary.name, w);
-    Counts { inserted: out.inserted, updated: out.updated, deleted: out.deleted, rejected: 0 }
-}
-
-/// Writes every cf_ row of `e` into the legacy table (after giving rows born in CoreForge their
-/// legacy ids): the copies of the reverse backfill.
-fn copy_back(e: &Entity) -> Counts {
-    if let Some(assign) = assign_write(e, &e.cf_table()) {
-        run(e, &assign);
-    }
-    run(e, &upsert_write(e, &e.cf_table()))
-}
-
-/// Removes the live legacy rows of `e` that CoreForge no longer holds: rows that would be mirrored
-/// (no problem of their own, not rejected) and have no cf_ row. Rejected rows were never in
-/// CoreForge, so they stay. The removals of the reverse backfill (dependents first), and what a
-/// TRUNCATE of a cf_ table does.
-pub fn remove_back(e: &Entity) -> Counts {
-    run(e, &remove_back_write(e, "true"))
-}
-
 /// The write of [`remove_back`] for the legacy rows of `e` that pass `filter` (over its aliases).
-fn remove_back_write(e: &Entity, filter: &str) -> Write {
+pub fn remove_back_write(e: &Entity, filter: &str) -> Write {
     let a = e.primary.alias;
     let keys: Vec<String> =
         e.key.iter().enumerate().map(|(i, k)| format!("{a}.{} AS k{}", ident(&k.legacy), i + 1)).collect();
@@ -374,7 +368,7 @@ fn remove_back_write(e: &Entity, filter: &str) -> Write {
         from = e.from(false),
         live = e.live(),
         problem = e.problem(ParentCheck::Lookup),
-        name = literal(e.name),
+        name = literal(e.name()),
         key_text = e.legacy_key_text(a),
         cf = e.cf_table(),
         join = e.key_join("c"),
@@ -386,7 +380,7 @@ fn remove_back_write(e: &Entity, filter: &str) -> Write {
 /// with it the legacy memberships it still had. CoreForge's new row has none of them: they go
 /// (`dependent` is the memberships entity, `rel` holds the inserted cf_ rows of `parent`).
 pub fn revived_dependents_write(dependent: &Entity, parent: &Entity, rel: &str) -> Option<Write> {
-    let p = dependent.parent(parent.name)?;
+    let p = dependent.parent(parent.kind)?;
     let filter = format!(
         "{}.{} IN (SELECT {} FROM {rel} c)",
         dependent.primary.alias,
@@ -396,152 +390,3 @@ pub fn revived_dependents_write(dependent: &Entity, parent: &Entity, rel: &str) 
     Some(remove_back_write(dependent, &filter))
 }
 
-/// The reverse backfill of every entity: removals first, dependents first (a value CoreForge moved
-/// from a removed row to another, such as a slug, is free before the copy needs it); then copies in
-/// dependency order; then memberships once more (a copy that revived a soft-deleted legacy parent
-/// revives its stale memberships too).
-pub fn reconcile_all() -> Vec<(String, Counts)> {
-    let entities = crate::mapping::all(&state::cf_schema());
-    entities.iter().for_each(catalog::check_entity);
-    guard::mirroring(|| {
-        let mut counts: Vec<Counts> = entities.iter().rev().map(remove_back).collect();
-        counts.reverse();
-        for (i, e) in entities.iter().enumerate() {
-            counts[i].add(copy_back(e));
-        }
-        if let Some(last) = entities.last() {
-            counts[entities.len() - 1].add(remove_back(last));
-        }
-        ENTITY_NAMES.iter().map(|n| n.to_string()).zip(counts).collect()
-    })
-}
-
-/// What keeps the legacy tables from taking every CoreForge row (`cf_cutover` refuses on any):
-/// NOT NULL columns the reverse sync does not write and that have no default, NOT NULL columns
-/// CoreForge may leave NULL, mapped ids with no way to make a new one, a legacy column two
-/// CoreForge columns are read from, and value maps that cannot bring a CoreForge value back.
-pub fn problems(entities: &[Entity]) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in entities {
-        let p = &e.primary;
-        let cols = written(e);
-        let filled: Vec<&str> = e
-            .key
-            .iter()
-            .map(|k| k.legacy.as_str())
-            .chain(cols.iter().map(|w| w.legacy))
-            .chain(soft_delete_column(e))
-            .collect();
-        for c in catalog::required_columns(&p.schema, &p.name) {
-            if !filled.contains(&c.as_str()) {
-                out.push(format!(
-                    "{}.{} is NOT NULL without a default, and no CoreForge column is mapped to it",
-                    p.display(),
-                    c
-                ));
-            }
-        }
-        if p.map.is_some() && new_legacy_id(e, "c.id").is_none() {
-            out.push(format!(
-                "{}.{} ({}) has no default: rows created in CoreForge would have no legacy id",
-                p.display(),
-                p.id.as_deref().unwrap_or("id"),
-                p.id_type
-            ));
-        }
-        for w in &cols {
-            if w.not_null && kind(e, w) == Some(Kind::Json) {
-                out.push(format!(
-                    "{}.{} is NOT NULL, and CoreForge's {} may be NULL",
-                    p.display(),
-                    w.legacy,
-                    w.col.cf
-                ));
-            }
-        }
-        // A legacy column two CoreForge columns are read from takes only one of them back.
-        for col in &e.columns {
-            if let Some(legacy) = &col.legacy {
-                if let Some(first) = cols.iter().find(|w| w.legacy == legacy && w.col.cf != col.cf) {
-                    out.push(format!(
-                        "{}.{} fills both {} and {}: a change of {} could not be written back",
-                        p.display(),
-                        legacy,
-                        first.col.cf,
-                        col.cf,
-                        col.cf
-                    ));
-                }
-            }
-        }
-        out.extend(one_way_values(e));
-    }
-    out
-}
-
-/// CoreForge values of a fixed set (plan, org_type) that the value map cannot bring back: written
-/// into the legacy table, they would not read as themselves (the map's `"*"` sends them elsewhere,
-/// or rejects them).
-fn one_way_values(e: &Entity) -> Vec<String> {
-    let settings = config::settings(e.name);
-    let mut out = Vec::new();
-    for col in &e.columns {
-        let (Some(legacy), Some(allowed), Some(map)) =
-            (&col.legacy, config::allowed_values(col.cf), settings.values.get(col.cf))
-        else {
-            continue;
-        };
-        let forward = |x: &str| -> Option<String> {
-            match (map.get(x), map.get("*").map(String::as_str)) {
-                (Some(to), _) => Some(to.clone()),
-                (None, Some("reject")) => None,
-                (None, Some(fallback)) => Some(fallback.to_string()),
-                (None, None) => Some(x.to_string()),
-            }
-        };
-        let lost: Vec<&str> = allowed
-            .iter()
-            .copied()
-            .filter(|v| {
-                let back = col.inverse.iter().find(|(cf, _)| cf == v).map(|(_, l)| l.as_str()).unwrap_or(v);
-                forward(back).as_deref() != Some(*v)
-            })
-            .collect();
-        if !lost.is_empty() {
-            out.push(format!(
-                "{}.{} cannot hold CoreForge's {} {} (add them to \"values\".{})",
-                e.primary.display(),
-                legacy,
-                col.cf,
-                lost.join(", "),
-                col.cf
-            ));
-        }
-    }
-    out
-}
-
-/// Brings the legacy tables up to date with CoreForge (phases cutover and legacy_frozen): writes
-/// back every cf_ row that differs, and soft-deletes (or deletes) the legacy rows CoreForge no
-/// longer holds. One row per entity. A second run writes nothing.
-#[pg_extern]
-#[search_path(pg_catalog, pg_temp)]
-fn cf_sync_legacy() -> TableIterator<
-    'static,
-    (name!(entity, String), name!(inserted, i64), name!(updated, i64), name!(deleted, i64)),
-> {
-    crate::privileges::authorize("run cf_sync_legacy()");
-    let phase = phases::current_shared();
-    if !matches!(phase, phases::Phase::Cutover | phases::Phase::LegacyFrozen) {
-        fail(
-            &format!("coreforge_sync: cf_sync_legacy() writes CoreForge into the legacy tables, and the phase is {phase}"),
-            Some("Only from cutover on is CoreForge the source of truth; before it, the legacy tables are."),
-            Some(phase.hint()),
-        );
-    }
-    let rows: Vec<_> = reconcile_all()
-        .into_iter()
-        .map(|(name, c)| (name, c.inserted, c.updated, c.deleted))
-        .collect();
-    TableIterator::new(rows)
-}

@@ -1,8 +1,9 @@
-//! Helpers the generated SQL calls, in the schema `coreforge_sync` (not meant for users).
+//! Helpers the generated SQL calls, in the schema `coreforge_sync` (not meant for users). Each is
+//! a SQL boundary: the errors it raises are raised here.
 
 #[pgrx::pg_schema]
 mod coreforge_sync {
-    use crate::errors::fail_with;
+    use crate::errors::Error;
     use pgrx::prelude::*;
 
     /// The RFC 4122 version-5 UUID of `name` under `namespace`, as uuid-ossp's
@@ -18,25 +19,20 @@ mod coreforge_sync {
     /// Called by the mirror statement only for such rows; never returns.
     #[pg_extern(volatile)]
     fn reject(entity: &str, key: &str, reason: &str) -> bool {
-        fail_with(
-            PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
-            &format!("coreforge_sync: cannot mirror {entity} row {key}: {reason}"),
-            None,
-            Some(&format!(
+        Error::check(format!("coreforge_sync: cannot mirror {entity} row {key}: {reason}"))
+            .hint(format!(
                 "Fix the legacy row (or soft-delete it). SELECT * FROM cf_missing('{entity}') lists every row that cannot be migrated."
-            )),
-        )
+            ))
+            .raise()
     }
 
     /// Raises the error of a row born in CoreForge whose new legacy id is taken (the reverse
     /// sync never writes into another row). Called by the reverse id assignment only; never returns.
     #[pg_extern(volatile)]
     fn legacy_id_taken(column: &str, id: &str) -> bool {
-        fail_with(
-            PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
-            &format!("coreforge_sync: the new legacy id {id} for a row created in CoreForge is taken ({column})"),
-            Some("The id column's default (its sequence) gave an id that a legacy row or an id mapping already has."),
-            Some("Move the sequence past the highest id in use: SELECT setval(pg_get_serial_sequence(...), max(id)) FROM ...;"),
-        )
+        Error::unique(format!("coreforge_sync: the new legacy id {id} for a row created in CoreForge is taken ({column})"))
+            .detail("The id column's default (its sequence) gave an id that a legacy row or an id mapping already has.")
+            .hint("Move the sequence past the highest id in use: SELECT setval(pg_get_serial_sequence(...), max(id)) FROM ...;")
+            .raise()
     }
 }

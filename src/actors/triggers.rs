@@ -1,0 +1,408 @@
+//! Sync on every write: the trigger functions (forward, reverse, freeze). `cf_enable_sync()` puts
+//! them on the tables (`admin/sync.rs`, with `db/triggers.rs`).
+//!
+//! Each legacy table gets four statement-level AFTER triggers (INSERT, UPDATE, DELETE with
+//! transition tables, and TRUNCATE). The trigger runs the entity's mirror statement
+//! (`mirror.rs`) over the keys in the transition tables: one SPI call per statement, whatever
+//! the number of rows, with a plan kept for the backend's lifetime for ordinary statements.
+
+use crate::actors::{backfill, reverse};
+use crate::db::spi::counted;
+use crate::db::{config, guard, owner};
+use crate::errors::{raise, Error, Result};
+use crate::mapping::Entity;
+use crate::settings::EntityKind;
+use crate::sqlgen::ids::assign_statement;
+use crate::sqlgen::mirror::{
+    lock_statement, needs_locks, probe, statement, OnError, Scope, BOOKKEEPING, FIRST_BACKFILL_LOCK, NEW_TABLE,
+};
+use crate::sqlgen::reverse::{self as reverse_sql, Write};
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// `coreforge_sync.on_error`: what a trigger does with a legacy row that cannot be mirrored.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OnErrorSetting {
+    /// Record it in coreforge_sync.rejects; the application's write succeeds.
+    #[name = c"reject"]
+    Reject,
+    /// Raise an error; the application's write fails.
+    #[name = c"raise"]
+    Raise,
+}
+
+static ON_ERROR: GucSetting<OnErrorSetting> = GucSetting::<OnErrorSetting>::new(OnErrorSetting::Reject);
+
+pub fn register_settings() {
+    GucRegistry::define_enum_guc(
+        c"coreforge_sync.on_error",
+        c"What a sync trigger does with a legacy row that cannot be mirrored into CoreForge.",
+        c"reject (default): the write succeeds and the row is recorded in coreforge_sync.rejects; raise: the write fails.",
+        &ON_ERROR,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+fn on_error() -> OnError {
+    match ON_ERROR.get() {
+        OnErrorSetting::Reject => OnError::Record,
+        OnErrorSetting::Raise => OnError::Raise,
+    }
+}
+
+/// Statements touching up to this many rows run a kept plan; bigger ones are planned afresh,
+/// so that a plan made for one row is never used for a million (or the reverse).
+const KEPT_PLAN_MAX_ROWS: i64 = 1000;
+
+/// Statements writing up to this many rows lock the emails and slugs they write before they
+/// mirror (see `mirror::probe`); bigger ones do not, to keep clear of the lock table's limits.
+const VALUE_LOCKS_MAX_ROWS: i64 = 64;
+
+/// What a trigger's statements are built from: the entity, the cf_ schema and the configuration
+/// generation (all three are the trigger's arguments, so a configuration change, which reinstalls
+/// the triggers, makes every backend build anew).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Target {
+    entity: EntityKind,
+    schema: String,
+    generation: String,
+    /// The reverse trigger's: its entity is built when the reverse sync first runs, so that it
+    /// reads the legacy columns (their types, NOT NULL) as they are from cutover on.
+    reverse: bool,
+}
+
+/// A kept plan: which statement, for which target.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    target: Target,
+    plan: Plan,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Plan {
+    Probe { old: bool, new: bool, lock_values: bool },
+    Assign,
+    Lock(Scope),
+    Mirror(Scope, OnError),
+    Bookkeeping,
+    /// A step (0 read, 1 write, 2 after: `owner::Write`) of a reverse write.
+    Reverse(ReverseWrite, u8),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum ReverseWrite {
+    Assign,
+    /// Part `part` of `reverse::statement(old, new)`.
+    Statement { old: bool, new: bool, part: usize },
+    Revived,
+}
+
+thread_local! {
+    static PLANS: RefCell<HashMap<Key, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+    static ENTITIES: RefCell<HashMap<Target, Rc<Entity>>> = RefCell::new(HashMap::new());
+}
+
+/// The entity of a trigger, built once per backend and target.
+fn target_entity(target: &Target) -> Result<Rc<Entity>> {
+    if let Some(e) = ENTITIES.with(|m| m.borrow().get(target).cloned()) {
+        return Ok(e);
+    }
+    let e = Rc::new(config::entity(target.entity, &target.schema)?);
+    ENTITIES.with(|m| m.borrow_mut().insert(target.clone(), e.clone()));
+    Ok(e)
+}
+
+/// The entities that reference the trigger's (memberships, for users and organizations).
+fn target_dependents(target: &Target) -> Result<Vec<Rc<Entity>>> {
+    match target.entity {
+        EntityKind::Memberships => Ok(vec![]),
+        _ => Ok(vec![target_entity(&Target { entity: EntityKind::Memberships, ..target.clone() })?]),
+    }
+}
+
+/// Runs `run` with the backend's kept plan for `key`, preparing it from `sql()` the first time.
+fn with_plan<R>(
+    client: &mut SpiClient<'_>,
+    key: Key,
+    sql: impl FnOnce() -> String,
+    args: &[PgOid],
+    run: impl FnOnce(&mut SpiClient<'_>, &OwnedPreparedStatement) -> Result<R>,
+) -> Result<R> {
+    PLANS.with(|plans| {
+        let mut plans = plans.borrow_mut();
+        if !plans.contains_key(&key) {
+            let plan = client.prepare_mut(sql().as_str(), args)?.keep();
+            plans.insert(key.clone(), plan);
+        }
+        run(client, &plans[&key])
+    })
+}
+
+/// Runs a trigger's statement: with the backend's kept plan for `key`, or planned afresh for a
+/// statement of more than [`KEPT_PLAN_MAX_ROWS`] rows.
+fn run_statement(client: &mut SpiClient<'_>, key: Key, rows: i64, sql: &dyn Fn() -> String) -> Result<()> {
+    run_with(client, key, rows, sql, None, |_| Ok(()))
+}
+
+/// [`run_statement`] with one text argument, if given, and a reader of the result.
+fn run_with<R>(
+    client: &mut SpiClient<'_>,
+    key: Key,
+    rows: i64,
+    sql: &dyn Fn() -> String,
+    arg: Option<&str>,
+    read: impl FnOnce(SpiTupleTable<'_>) -> Result<R>,
+) -> Result<R> {
+    let args: Vec<DatumWithOid> = arg.map(|a| a.into()).into_iter().collect();
+    let types: Vec<PgOid> = arg.map(|_| PgOid::BuiltIn(PgBuiltInOids::TEXTOID)).into_iter().collect();
+    if rows > KEPT_PLAN_MAX_ROWS {
+        read(client.update(sql().as_str(), None, &args)?)
+    } else {
+        with_plan(client, key, sql, &types, |client, plan| read(client.update(plan, None, &args)?))
+    }
+}
+
+/// Runs a write of the legacy table of `e` (`owner::Write`), each step with a kept plan as in
+/// [`run_statement`], the write step with the table owner's rights.
+fn run_reverse_write(
+    client: &mut SpiClient<'_>,
+    key: &dyn Fn(u8) -> Key,
+    rows: i64,
+    e: &Entity,
+    build: &dyn Fn() -> Write,
+) -> Result<()> {
+    let built: OnceCell<Write> = OnceCell::new();
+    owner::run_steps(&e.primary.schema, &e.primary.name, || built.get_or_init(build), |i, sql, arg| {
+        run_with(client, key(i), rows, sql, arg, owner::written)
+    })?;
+    Ok(())
+}
+
+/// The (entity, cf_ schema, generation) arguments of a forward or reverse trigger.
+fn trigger_target(args: &[String], reverse: bool) -> Result<Target> {
+    let (Some(name), Some(schema), Some(generation)) = (args.first(), args.get(1), args.get(2)) else {
+        return Err(Error::invalid(
+            "coreforge_sync: a sync trigger needs three arguments: entity, CoreForge schema, generation",
+        ));
+    };
+    let Some(entity) = EntityKind::parse(name) else {
+        return Err(Error::invalid(format!("coreforge_sync: a sync trigger names an unknown entity \"{name}\"")));
+    };
+    Ok(Target { entity, schema: schema.clone(), generation: generation.clone(), reverse })
+}
+
+/// What a statement trigger fired for: (old rows, new rows), or None for TRUNCATE.
+fn operation(trigger: &PgTrigger<'_>) -> Result<Option<(bool, bool)>, PgTriggerError> {
+    Ok(match trigger.op()? {
+        PgTriggerOperation::Truncate => None,
+        PgTriggerOperation::Insert => Some((false, true)),
+        PgTriggerOperation::Update => Some((true, true)),
+        PgTriggerOperation::Delete => Some((true, false)),
+    })
+}
+
+/// How many rows the firing statement touched (its transition table's size).
+fn transition_rows(td: &pg_sys::TriggerData) -> i64 {
+    let table = if td.tg_newtable.is_null() { td.tg_oldtable } else { td.tg_newtable };
+    // SAFETY: the transition table of the firing statement, valid for this call.
+    if table.is_null() {
+        0
+    } else {
+        unsafe { pg_sys::tuplestore_tuple_count(table) }
+    }
+}
+
+/// The trigger function (created by sql/finalize.sql as SECURITY DEFINER with a fixed
+/// search_path, so the application role needs no rights on the cf_ tables).
+/// Arguments: the entity, the schema of the cf_ tables and the configuration generation.
+#[pg_trigger(sql = false)]
+fn mirror_trigger<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
+    if guard::active() {
+        // The legacy rows were written by the reverse mirror: CoreForge already holds them.
+        return Ok(None);
+    }
+    let args = trigger.extra_args()?;
+    let op = operation(trigger)?;
+    raise(mirror(&args, op, trigger.trigger_data()));
+    Ok(None)
+}
+
+/// The forward mirror of one statement (`op`: its old and new rows, None for TRUNCATE).
+fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -> Result<()> {
+    let target = trigger_target(args, false)?;
+    let e = target_entity(&target)?;
+    let on_error = on_error();
+    let _guard = guard::Mirroring::begin();
+    let Some((old, new)) = op else {
+        backfill::reconcile(&e, on_error)?;
+        return Ok(());
+    };
+    let rows = transition_rows(td);
+    if rows == 0 {
+        return Ok(());
+    }
+    let deps = target_dependents(&target)?;
+    let deps: Vec<&Entity> = deps.iter().map(|d| d.as_ref()).collect();
+    Spi::connect_mut(|client| {
+        // SAFETY: td is the TriggerData of this call; registering exposes its transition tables
+        // to the statements of this SPI connection under their REFERENCING names.
+        unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
+        let key = |plan| Key { target: target.clone(), plan };
+        let lock_values = rows <= VALUE_LOCKS_MAX_ROWS;
+        let probe_key = key(Plan::Probe { old, new, lock_values });
+        let (remove, cascade, settled, retry, clear) = with_plan(
+            client,
+            probe_key,
+            || probe(&e, &deps, old, new, lock_values),
+            &[],
+            |client, plan| {
+                let row = client.update(plan, None, &[])?;
+                let row = row.first();
+                let get = |i| -> Result<Option<bool>> { Ok(row.get::<bool>(i)?) };
+                Ok((
+                    get(1)?.unwrap_or(true),
+                    get(2)?.unwrap_or(true),
+                    get(3)?.unwrap_or(false),
+                    get(4)?.unwrap_or(true),
+                    get(5)?.unwrap_or(true),
+                ))
+            },
+        )?;
+        if !settled {
+            // This statement may leave memberships for the backfill: hold the lock that makes the
+            // backfill wait for this transaction (or, if the backfill holds it, wait for the
+            // backfill and then see its rows: the mirror statement below takes a new snapshot).
+            client.update(
+                &format!("SELECT pg_catalog.pg_advisory_xact_lock_shared({FIRST_BACKFILL_LOCK})"),
+                None,
+                &[],
+            )?;
+        }
+        let scope = Scope::Statement { old, new, remove, cascade, clear };
+        let run = |client: &mut SpiClient<'_>, plan: Plan, sql: &dyn Fn() -> String| {
+            run_statement(client, key(plan), rows, sql)
+        };
+        // New legacy ids get their CoreForge ids (mapped ids only); then the locks (they may wait
+        // for other writers); then the mirror statement, whose fresh snapshot sees the newest
+        // versions of the rows now locked.
+        if new {
+            if let Some(assign) = assign_statement(&e.primary, NEW_TABLE, false) {
+                run(client, Plan::Assign, &|| assign.clone())?;
+            }
+        }
+        if needs_locks(&e, scope) {
+            run(client, Plan::Lock(scope), &|| lock_statement(&e, &deps, scope))?;
+        }
+        // The mirror writes the cf_ table with its owner's rights, the rejects with the extension's.
+        let mirror = |client: &mut SpiClient<'_>, scope: Scope, on_error: OnError| -> Result<()> {
+            let sql = || statement(&e, &deps, scope, on_error);
+            let book = owner::as_owner(&e.cf_schema, e.cf_name, || {
+                run_with(client, key(Plan::Mirror(scope, on_error)), rows, &sql, None, |t| Ok(counted(t)?.1))
+            })?;
+            if let Some(book) = book {
+                run_with(client, key(Plan::Bookkeeping), rows, &|| BOOKKEEPING.to_string(), Some(&book), |_| {
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        };
+        mirror(client, scope, on_error)?;
+        // Rows rejected because this statement's rows held their email or slug follow now, in a
+        // statement of their own (they are not this write's rows: they are recorded, never raised).
+        if retry {
+            mirror(client, Scope::Retry, OnError::Record)?;
+        }
+        Ok(())
+    })
+}
+
+/// The reverse trigger on the cf_ tables, from cutover on (created by sql/finalize.sql as SECURITY
+/// DEFINER with a fixed search_path): writes the statement's rows back into the legacy table
+/// (`reverse.rs`). Arguments as for `mirror_trigger`. A legacy table that cannot take a row fails
+/// the CoreForge write: the legacy side must hold every row for rollback to stay possible.
+#[pg_trigger(sql = false)]
+fn reverse_trigger<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
+    if guard::active() {
+        // The cf_ rows were written by the forward mirror: the legacy side already holds them.
+        return Ok(None);
+    }
+    let args = trigger.extra_args()?;
+    let op = operation(trigger)?;
+    raise(mirror_back(&args, op, trigger.trigger_data()));
+    Ok(None)
+}
+
+/// The reverse mirror of one statement on a cf_ table.
+fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -> Result<()> {
+    let target = trigger_target(args, true)?;
+    let e = target_entity(&target)?;
+    let _guard = guard::Mirroring::begin();
+    let Some((old, new)) = op else {
+        reverse::remove_back(&e)?;
+        return Ok(());
+    };
+    let rows = transition_rows(td);
+    if rows == 0 {
+        return Ok(());
+    }
+    // Only an insert can bring a soft-deleted legacy row back (an update finds no cf_ row
+    // whose legacy row is soft-deleted: the forward mirror removed it).
+    let revived = if new && !old { target_dependents(&target)? } else { vec![] };
+    Spi::connect_mut(|client| {
+        // SAFETY: as in mirror_trigger.
+        unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
+        let run = |client: &mut SpiClient<'_>, what: ReverseWrite, on: &Entity, w: &dyn Fn() -> Write| {
+            let key = |step| Key { target: target.clone(), plan: Plan::Reverse(what, step) };
+            run_reverse_write(client, &key, rows, on, w)
+        };
+        // Rows born in CoreForge get legacy ids first (mapped ids; cf_cutover refuses a mapping
+        // that has no way to make them).
+        if new && e.primary.map.is_some() {
+            run(client, ReverseWrite::Assign, &e, &|| {
+                reverse_sql::assign_write(&e, NEW_TABLE).unwrap_or_else(Write::none)
+            })?;
+        }
+        // The statement's parts: the upsert of its new rows, the removal of the keys it took away.
+        let parts = usize::from(new) + usize::from(old);
+        for part in 0..parts {
+            run(client, ReverseWrite::Statement { old, new, part }, &e, &|| {
+                reverse_sql::statement(&e, old, new).swap_remove(part)
+            })?;
+        }
+        for memberships in &revived {
+            run(client, ReverseWrite::Revived, memberships, &|| {
+                reverse_sql::revived_dependents_write(memberships, &e, NEW_TABLE).unwrap_or_else(Write::none)
+            })?;
+        }
+        Ok(())
+    })
+}
+
+/// The freeze (phase legacy_frozen), a BEFORE statement trigger on each legacy table: refuses the
+/// application's writes, lets the extension's own through. Argument: the table, as shown.
+#[pg_trigger(sql = false)]
+fn freeze_trigger<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
+    if guard::active() {
+        return Ok(None);
+    }
+    let args = trigger.extra_args()?;
+    let table = args.first().cloned().unwrap_or_default();
+    Error::out_of_order(format!(
+        "coreforge_sync: {table} is frozen by coreforge_sync (phase legacy_frozen): CoreForge is the source of truth"
+    ))
+    .detail("Writes go to the CoreForge tables, which coreforge_sync mirrors into this table.")
+    .hint("To let the application write here again: SELECT cf_unfreeze_legacy(); (phase cutover).")
+    .raise()
+}

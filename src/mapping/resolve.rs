@@ -1,0 +1,327 @@
+//! An entity's settings checked against the catalog ([`Catalog`]): every problem is collected,
+//! none raised, so that one error can list them all. Pure: the catalog is read through the trait,
+//! which the database layer implements.
+
+use super::{Catalog, ColumnInfo, SqlType};
+use crate::errors::Result;
+use crate::quote::{ident, literal};
+use crate::settings::{allowed_values, cf_column, cf_columns, split_table, EntityKind, IdStrategy, Kind, Settings, PASSWORD_FORMATS};
+
+/// An entity's settings, checked against the catalog, ready for `mapping.rs`.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub entity: EntityKind,
+    pub settings: Settings,
+    pub schema: String,
+    pub table: String,
+    /// Legacy id column (users, organizations), its strategy and SQL type.
+    pub id: Option<(String, IdStrategy, SqlType)>,
+    /// Memberships: the (user_ref, organization_ref) columns in the order of their unique index.
+    pub key_order: Vec<String>,
+    /// The legacy table's columns.
+    pub columns: Vec<ColumnInfo>,
+    /// Mapped ids: the expression that gives a new legacy row its id (the column's default or
+    /// identity), for rows born in CoreForge; None when it has neither.
+    pub id_default: Option<String>,
+}
+
+fn type_fits(kind: Kind, c: &ColumnInfo) -> bool {
+    match kind {
+        Kind::Required | Kind::Optional | Kind::Set(_) | Kind::Password => c.category == "S",
+        Kind::Timestamp => matches!(c.type_name.as_str(), "timestamptz" | "timestamp" | "date"),
+        Kind::Json => matches!(c.type_name.as_str(), "json" | "jsonb"),
+        Kind::Bool(_) => c.type_name == "bool",
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Required | Kind::Optional | Kind::Set(_) | Kind::Password => "text",
+        Kind::Timestamp => "timestamptz",
+        Kind::Json => "jsonb",
+        Kind::Bool(_) => "boolean",
+    }
+}
+
+const ID_TYPES: [&str; 5] = ["uuid", "int2", "int4", "int8", "text"];
+
+/// The SQL type name users know for an id type: `integer` rather than `int4`.
+fn sql_type(type_name: &str) -> &str {
+    match type_name {
+        "int2" => "smallint",
+        "int4" => "integer",
+        "int8" => "bigint",
+        "varchar" => "text",
+        t => t,
+    }
+}
+
+/// Checks `s` for `entity` against the catalog; problems are collected, not raised.
+/// `refs`: for memberships, the resolved users and organizations (their id types).
+pub fn resolve(
+    cat: &dyn Catalog,
+    archive_schema: Option<&str>,
+    entity: EntityKind,
+    s: Settings,
+    refs: Option<(&Resolved, &Resolved)>,
+    problems: &mut Vec<String>,
+) -> Result<Option<Resolved>> {
+    let Some((home, table)) = split_table(&s.table, problems) else { return Ok(None) };
+    // While archived (admin/archive.rs), the legacy tables are read where they are: in the archive.
+    let schema = archive_schema.map(str::to_string).unwrap_or(home);
+    let shown = format!("{schema}.{table}");
+    let Some(cols) = cat.columns(&schema, &table)? else {
+        problems.push(format!("legacy table {shown} does not exist"));
+        return Ok(None);
+    };
+    let column = |name: &str, what: &str, problems: &mut Vec<String>| -> Option<ColumnInfo> {
+        let found = cols.iter().find(|c| c.name == name).cloned();
+        if found.is_none() {
+            problems.push(format!("{what}: {shown} has no column {}", ident(name)));
+        }
+        found
+    };
+
+    let mut id = None;
+    let mut key_order = Vec::new();
+    let mut id_default = None;
+    if s.id.is_none() && entity != EntityKind::Memberships {
+        problems.push(format!(
+            "\"id\": {entity} need an id column (null is not one), e.g. {{\"column\": \"id\", \"strategy\": \"keep\"}}"
+        ));
+    }
+    if let Some(ids) = &s.id {
+        if let Some(c) = column(&ids.column, "\"id\"", problems) {
+            let t = if c.type_name == "varchar" { "text".to_string() } else { c.type_name.clone() };
+            if !ID_TYPES.contains(&t.as_str()) {
+                problems.push(format!(
+                    "\"id\": column {} is {}; ids must be uuid, smallint, integer, bigint or text",
+                    ids.column, c.type_display
+                ));
+            }
+            if let Some(declared) = &ids.id_type {
+                if sql_type(&t) != declared.as_str() && &t != declared {
+                    problems.push(format!(
+                        "\"id\": \"type\" is {declared} but column {} is {}",
+                        ids.column, c.type_display
+                    ));
+                }
+            }
+            if cat.unique_index(&schema, &table, std::slice::from_ref(&ids.column))?.is_none() {
+                problems.push(format!(
+                    "\"id\": column {} of {shown} has no primary key or unique index of its own",
+                    ids.column
+                ));
+            }
+            if !c.not_null {
+                problems.push(format!(
+                    "\"id\": column {} of {shown} allows NULL: a row without an id could not be migrated (make it NOT NULL)",
+                    ids.column
+                ));
+            }
+            let strategy = match (ids.strategy.as_deref(), t.as_str()) {
+                (None | Some("keep"), "uuid") => Some(IdStrategy::Keep),
+                (None | Some("keep"), _) => {
+                    problems.push(format!(
+                        "\"id\": column {} is {}, not uuid: choose \"strategy\": \"random\" or \"uuidv5\"",
+                        ids.column, c.type_display
+                    ));
+                    None
+                }
+                (Some("random"), _) => Some(IdStrategy::Random),
+                (Some("uuidv5"), _) => match ids.namespace.as_deref().map(|n| (n, is_uuid(n))) {
+                    Some((n, true)) => Some(IdStrategy::UuidV5(n.to_lowercase())),
+                    Some((n, false)) => {
+                        problems.push(format!("\"id\": \"namespace\" {} is not a uuid", literal(n)));
+                        None
+                    }
+                    None => {
+                        problems.push("\"id\": strategy uuidv5 needs a \"namespace\" (a uuid)".into());
+                        None
+                    }
+                },
+                (Some(other), _) => {
+                    problems.push(format!(
+                        "\"id\": unknown strategy {} (keep, random or uuidv5)",
+                        literal(other)
+                    ));
+                    None
+                }
+            };
+            if ids.namespace.is_some() && !matches!(ids.strategy.as_deref(), Some("uuidv5")) {
+                problems.push("\"id\": \"namespace\" is only for strategy uuidv5".into());
+            }
+            if let (Some(st), Some(ty)) = (strategy, SqlType::id(sql_type(&t))) {
+                if st != IdStrategy::Keep {
+                    id_default = cat.new_value(&schema, &table, &ids.column)?;
+                }
+                id = Some((ids.column.clone(), st, ty));
+            }
+        }
+    }
+
+    if let Some(sd) = &s.soft_delete {
+        if let Some(c) = column(&sd.column, "\"soft_delete\"", problems) {
+            match sd.kind.as_str() {
+                "timestamp" => {}
+                "boolean" if c.type_name == "bool" => {}
+                "boolean" => problems.push(format!(
+                    "\"soft_delete\": column {} is {}, not boolean",
+                    sd.column, c.type_display
+                )),
+                other => problems
+                    .push(format!("\"soft_delete\": unknown kind {} (timestamp or boolean)", literal(other))),
+            }
+        }
+    }
+
+    for (cf, legacy) in &s.columns {
+        match cf_column(entity, cf) {
+            None => problems.push(format!(
+                "\"columns\": {cf} is not a CoreForge column coreforge_sync fills for {entity} (it fills: {})",
+                cf_columns(entity).iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+            )),
+            Some(cc) => {
+                if let Some(c) = column(legacy, &format!("\"columns\".{cf}"), problems) {
+                    if !type_fits(cc.kind, &c) {
+                        problems.push(format!(
+                            "\"columns\".{cf}: column {legacy} is {}, which does not fit {cf} ({})",
+                            c.type_display,
+                            kind_name(cc.kind)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for required in cf_columns(entity).iter().filter(|c| c.kind == Kind::Required) {
+        if !s.columns.contains_key(required.name) && !s.defaults.contains_key(required.name) {
+            problems.push(format!(
+                "\"columns\": {} is required by CoreForge: map it to a legacy column",
+                required.name
+            ));
+        }
+    }
+
+    for (cf, v) in &s.defaults {
+        let Some(cc) = cf_column(entity, cf) else {
+            problems.push(format!(
+                "\"defaults\": {cf} is not a CoreForge column coreforge_sync fills for {entity}"
+            ));
+            continue;
+        };
+        if s.columns.contains_key(cf) {
+            problems.push(format!("\"defaults\": {cf} is also in \"columns\"; give it one or the other"));
+        }
+        let fits = match cc.kind {
+            Kind::Bool(_) => v.is_boolean(),
+            Kind::Json => v.is_object() || v.is_array(),
+            // CoreForge stamps a row it is not told the creation time of with now().
+            Kind::Timestamp => false,
+            Kind::Set(_) => v.as_str().is_some_and(|t| allowed_values(cf).is_some_and(|a| a.contains(&t))),
+            _ => v.as_str().is_some_and(|t| !t.is_empty()),
+        };
+        if !fits {
+            problems.push(format!(
+                "\"defaults\": {v} does not fit {cf} ({}{})",
+                kind_name(cc.kind),
+                allowed_values(cf).map(|a| format!(": one of {}", a.join(", "))).unwrap_or_default()
+            ));
+        }
+    }
+
+    for (cf, map) in &s.values {
+        if !matches!(cf.as_str(), "plan" | "org_type" | "role") || cf_column(entity, cf).is_none() {
+            problems.push(format!("\"values\": {cf} cannot have a value map for {entity} (plan and org_type for organizations, role for memberships)"));
+            continue;
+        }
+        if !s.columns.contains_key(cf) {
+            problems.push(format!(
+                "\"values\".{cf}: {cf} is not in \"columns\", so there is no legacy value to map"
+            ));
+        }
+        for (from, to) in map {
+            let ok = if from == "*" && to == "reject" {
+                true
+            } else {
+                match allowed_values(cf) {
+                    Some(a) => a.contains(&to.as_str()),
+                    None => !to.is_empty() && to != "reject",
+                }
+            };
+            if !ok {
+                problems.push(format!(
+                    "\"values\".{cf}: {} -> {} is not a CoreForge {cf}{}",
+                    literal(from),
+                    literal(to),
+                    allowed_values(cf).map(|a| format!(" ({})", a.join(", "))).unwrap_or_default()
+                ));
+            }
+        }
+    }
+
+    if let Some(policy) = &s.passwords {
+        if entity != EntityKind::Users {
+            problems.push("\"passwords\" applies to users only".into());
+        }
+        for (format, action) in policy {
+            if format != "*" && !PASSWORD_FORMATS.contains(&format.as_str()) {
+                problems.push(format!(
+                    "\"passwords\": unknown format {} (formats: {}, and * for the rest)",
+                    literal(format),
+                    PASSWORD_FORMATS.join(", ")
+                ));
+            }
+            if action != "keep" && action != "reset" {
+                problems.push(format!(
+                    "\"passwords\".{format}: action must be keep or reset, not {}",
+                    literal(action)
+                ));
+            }
+        }
+    }
+
+    if entity == EntityKind::Memberships {
+        let pair = [s.user_ref.clone().unwrap_or_default(), s.organization_ref.clone().unwrap_or_default()];
+        let mut found = true;
+        for ((key, col), parent) in ["user_ref", "organization_ref"].iter().zip(&pair).zip([0, 1]) {
+            match column(col, &format!("\"{key}\""), problems) {
+                None => found = false,
+                Some(c) => {
+                    if !c.not_null {
+                        problems.push(format!(
+                            "\"{key}\": column {col} of {shown} allows NULL: a membership without it could not be migrated (make it NOT NULL)"
+                        ));
+                    }
+                    if let Some(r) = refs.map(|(u, o)| if parent == 0 { u } else { o }) {
+                        if let Some((_, _, t)) = &r.id {
+                            if sql_type(&c.type_name) != t.as_str() {
+                                problems.push(format!(
+                                    "\"{key}\": column {col} is {}, but the {} id is {t}",
+                                    c.type_display, r.entity
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if found {
+            match cat.unique_index(&schema, &table, &pair)? {
+                Some(order) => key_order = order,
+                None => problems.push(format!(
+                    "{shown} has no primary key or unique index on ({}, {}): a membership is known by its pair",
+                    pair[0], pair[1]
+                )),
+            }
+        }
+    }
+    Ok(Some(Resolved { entity, settings: s, schema, table, id, key_order, columns: cols, id_default }))
+}
+
+/// Whether `s` is a uuid in its canonical text form (`8-4-4-4-12` hex digits).
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices()
+            .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
+}
