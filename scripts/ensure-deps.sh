@@ -25,6 +25,7 @@ DEB_PACKAGES=(
     libclang-dev
     pkg-config
     build-essential # gcc + make + libc headers (pgrx's C shim, cc-based crates, the Makefile)
+    python3-minimal # scripts/check-layers.py (the layers suite of make test)
 )
 # Only needed to compile cargo-pgrx itself (its ureq pulls in openssl-sys).
 CARGO_PGRX_BUILD_PACKAGES=(libssl-dev pkg-config)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Run every test suite of coreforge_sync and print a summary; exit non-zero if any suite failed.
 #
-#   scripts/test.sh [unit] [regress] [isolation] [scripts]     (default: all four)
+#   scripts/test.sh [layers] [unit] [regress] [isolation] [scripts]     (default: all five)
 #
+#   layers     scripts/check-layers.py: imports in src/ run downward only, no cycles, the pure
+#              layers run no SQL (its --self-test first, which proves each rule can fail)
 #   unit       cargo pgrx test pg15 (#[pg_test]s; pgrx starts its own temporary server)
 #   regress    pg_regress on tests/pg_regress/sql/*.sql (setup.sql first, then the rest sorted),
 #              run from tests/pg_regress like `cargo pgrx regress` (so `\i fixtures/x.sql` works),
@@ -28,9 +30,9 @@ CLUSTER_DIR="${TEST_CLUSTER_DIR:-target/test-cluster}"
 REGRESS_OUT="target/pg_regress-out"
 ISOLATION_OUT="target/isolation-out"
 
-if [ $# -eq 0 ]; then set -- unit regress isolation scripts; fi
+if [ $# -eq 0 ]; then set -- layers unit regress isolation scripts; fi
 for s in "$@"; do
-    case "$s" in unit|regress|isolation|scripts) ;; *) echo "unknown suite: $s" >&2; exit 2 ;; esac
+    case "$s" in layers|unit|regress|isolation|scripts) ;; *) echo "unknown suite: $s" >&2; exit 2 ;; esac
 done
 want() { local s; for s in "${SUITES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 SUITES=("$@")
@@ -164,6 +166,10 @@ run_suite() {
     esac
 }
 
+run_layers() {
+    python3 scripts/check-layers.py --self-test && python3 scripts/check-layers.py
+}
+want layers && run_suite "layers (check-layers.py)" run_layers
 if want unit; then
     run_suite "unit (cargo pgrx test)" run_unit
     banner "reinstalling the release build"

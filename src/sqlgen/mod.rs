@@ -8,3 +8,6 @@
 pub mod ids;
 pub mod mirror;
 pub mod reverse;
+
+#[cfg(test)]
+mod snapshots;
