@@ -14,7 +14,7 @@ fn users() -> Result<(Entity, String)> {
     let e = config::entity(EntityKind::Users, &state::cf_schema()?)?;
     catalog::check_entity(&e)?;
     let Some(col) = e.secret.clone() else {
-        return Err(Error::out_of_order("coreforge_sync: no legacy column is mapped to password_hash")
+        return Err(Error::invalid("coreforge_sync: no legacy column is mapped to password_hash")
 .hint("Map one: SELECT cf_configure('users', '{\"columns\": {..., \"password_hash\": \"<column>\"}}');"))
     };
     Ok((e, col))

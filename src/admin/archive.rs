@@ -106,11 +106,11 @@ fn cf_archive_legacy_impl(archive_schema: Option<&str>) -> Result<String> {
     }
     for e in &entities {
         if e.primary.schema == archive_schema {
-            return Err(Error::out_of_order(format!("coreforge_sync: {} is already in schema {archive_schema}", e.primary.display()))
+            return Err(Error::invalid(format!("coreforge_sync: {} is already in schema {archive_schema}", e.primary.display()))
 .hint("Archive into another schema: SELECT cf_archive_legacy('legacy_archive');"));
         }
         if relation_exists(archive_schema, &e.primary.name)? {
-            return Err(Error::out_of_order(format!("coreforge_sync: {archive_schema}.{} exists already", e.primary.name))
+            return Err(Error::duplicate_table(format!("coreforge_sync: {archive_schema}.{} exists already", e.primary.name))
 .hint("Move it away, or archive into another schema."));
         }
     }
@@ -155,7 +155,7 @@ pub fn restore(from: Phase) -> Result<()> {
     for e in &archived {
         let home = home_schema(e.kind)?;
         if relation_exists(&home, &e.primary.name)? {
-            return Err(Error::out_of_order(format!("coreforge_sync: cannot restore {}: {home}.{} exists", e.primary.display(), e.primary.name))
+            return Err(Error::duplicate_table(format!("coreforge_sync: cannot restore {}: {home}.{} exists", e.primary.display(), e.primary.name))
 .hint("Move it away first."));
         }
     }
@@ -221,7 +221,7 @@ fn cf_drop_archive_impl(confirm: Option<&str>, force: Option<bool>) -> Result<St
     }
     let archive = archived_in()?;
     if confirm != Some(archive.as_str()) {
-        return Err(Error::out_of_order(format!("coreforge_sync: confirm with the archive schema's name, {archive}"))
+        return Err(Error::invalid(format!("coreforge_sync: confirm with the archive schema's name, {archive}"))
 .detail("Dropping the archive deletes the legacy tables for good.")
 .hint(format!("SELECT cf_drop_archive({});", crate::quote::literal(&archive))));
     }

@@ -123,7 +123,7 @@ fn cf_cutover_impl(force: Option<bool>, reason: Option<&str>) -> Result<String> 
     }
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if force && reason.is_none() {
-        return Err(Error::out_of_order("coreforge_sync: a forced cutover needs a reason")
+        return Err(Error::invalid("coreforge_sync: a forced cutover needs a reason")
 .detail("It is recorded in cf_history() with the failing checks.")
 .hint("SELECT cf_cutover(force => true, reason => 'why the failing checks are acceptable');"));
     }

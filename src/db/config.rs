@@ -32,7 +32,7 @@ pub fn stored(entity: EntityKind) -> Result<Value> {
 pub fn settings(entity: EntityKind) -> Result<Settings> {
     let mut problems = Vec::new();
     effective(entity, &stored(entity)?, &mut problems).ok_or_else(|| {
-        Error::out_of_order(format!(
+        Error::corrupted(format!(
             "coreforge_sync: the stored settings of {entity} are invalid: {}",
             problems.join("; ")
         ))

@@ -130,6 +130,8 @@ fn wait_for(sql: &str, holder: &str) -> Result<()> {
                 .ok()
                 .flatten()
                 .unwrap_or_default();
+            // 55000, not PostgreSQL's 55P03: CALL cf_backfill() retries a batch on 55P03 (a row
+            // lock), and a coreforge_sync step holding the phase lock is not one to wait out.
             Err(Error::out_of_order(format!(
                 "coreforge_sync: {holder} held the lock longer than lock_timeout ({timeout})"
             ))

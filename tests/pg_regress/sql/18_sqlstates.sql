@@ -22,10 +22,10 @@ SELECT cf_configure('users', '{"table": "public.users", "colums": {}}');
 \echo :LAST_ERROR_SQLSTATE
 CALL cf_backfill('users', batch_size => 0);
 \echo :LAST_ERROR_SQLSTATE
-SELECT cf_configure('users', '{"columns": {"email": "email", "name": "name"}}');
+SELECT FROM cf_configure('users', '{"columns": {"email": "email", "name": "name"}}');
 SELECT * FROM cf_password_report();
 \echo :LAST_ERROR_SQLSTATE
-SELECT cf_configure('users', '{}');
+SELECT FROM cf_configure('users', '{}');
 SELECT cf_cutover(force => true, reason => ' ');
 \echo :LAST_ERROR_SQLSTATE
 
