@@ -248,7 +248,8 @@ pub(crate) mod tests {
     }
 
     /// The crm schema of tests/pg_regress (integer ids, other names, a boolean soft delete, value
-    /// maps, dirty rows), configured as in 06_configure.
+    /// maps, dirty rows), configured as in 06_configure. crm_oracle.sql restates this configuration
+    /// (names, value maps, the default password policy) by hand: change both together.
     fn setup_crm() {
         setup();
         run_script(CRM_SCHEMA);
@@ -346,6 +347,10 @@ pub(crate) mod tests {
     /// The invariant on a schema unlike the guide's: with sync on, after any sequence of writes,
     /// every live legacy row is in CoreForge as the configuration says or rejected with its
     /// reason, CoreForge holds nothing else, and a full backfill afterwards changes nothing.
+    /// The oracle (crm_oracle.sql) decides by itself, from the crm tables and the rules, which rows
+    /// are valid and why the others are not: a valid row the extension rejects is a violation, as is
+    /// a reject with another reason. Duplicate emails and slugs are checked in the form the history
+    /// allows (a row goes through unless another cf_ row holds its value; see the fixture's header).
     #[pg_test]
     fn random_writes_keep_the_invariant_on_a_configured_schema() {
         setup_crm();
