@@ -109,10 +109,10 @@ pub fn generation() -> Result<i64> {
 pub fn entity(kind: EntityKind, cf_schema: &str) -> Result<Entity> {
     phase::require_legacy_tables()?;
     Ok(match kind {
-        EntityKind::Users | EntityKind::Organizations => build_single(&resolve_one(kind)?, cf_schema),
+        EntityKind::Users | EntityKind::Organizations => build_single(&resolve_one(kind)?, cf_schema)?,
         EntityKind::Memberships => {
             let [ru, ro, rm] = resolve_all()?;
-            build_memberships(&ru, &ro, &rm, cf_schema)
+            build_memberships(&ru, &ro, &rm, cf_schema)?
         }
     })
 }
@@ -121,7 +121,7 @@ pub fn entity(kind: EntityKind, cf_schema: &str) -> Result<Entity> {
 pub fn all(cf_schema: &str) -> Result<Vec<Entity>> {
     phase::require_legacy_tables()?;
     let [ru, ro, rm] = resolve_all()?;
-    Ok(vec![build_single(&ru, cf_schema), build_single(&ro, cf_schema), build_memberships(&ru, &ro, &rm, cf_schema)])
+    Ok(vec![build_single(&ru, cf_schema)?, build_single(&ro, cf_schema)?, build_memberships(&ru, &ro, &rm, cf_schema)?])
 }
 
 /// All three entities in the schema of the cf_ tables, those tables checked.

@@ -12,7 +12,7 @@ mod resolve;
 
 pub use resolve::{resolve, Resolved};
 
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 use crate::quote::{ident, literal, qualified};
 use crate::settings::{allowed_values, cf_columns, EntityKind, IdStrategy, Kind, PASSWORD_FORMATS};
 use std::fmt;
@@ -260,7 +260,7 @@ impl Entity {
                 src.table(),
                 src.alias,
                 src.alias,
-                ident(src.id.as_deref().expect("parents have ids")),
+                ident(src.id.as_deref().unwrap_or("id")),
             ));
             s.push_str(&src.map_join(&fk));
         }
@@ -552,7 +552,7 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
             Kind::Optional => format!("NULLIF({text}, '')"),
             Kind::Set(default) => {
                 let e = value_mapped(r, name, &text, &literal(default), &mut problems);
-                let allowed = allowed_values(name).expect("set columns have values");
+                let allowed = allowed_values(name).unwrap_or_default();
                 let list = allowed.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", ");
                 problems.push(Problem {
                     cond: format!("{e} NOT IN ({list})"),
@@ -678,7 +678,7 @@ fn password_expr(policy: Option<&std::collections::BTreeMap<String, String>>, te
 }
 
 /// Users or organizations.
-pub fn build_single(r: &Resolved, cf_schema: &str) -> Entity {
+pub fn build_single(r: &Resolved, cf_schema: &str) -> Result<Entity> {
     let kind = r.entity;
     let (alias, cf_name, unique) = if kind == EntityKind::Users {
         ("u", "cf_users", "email")
@@ -687,32 +687,35 @@ pub fn build_single(r: &Resolved, cf_schema: &str) -> Entity {
     };
     let primary = source(r, alias);
     let (columns, problems) = columns(r, alias);
-    let id = primary.id.clone().expect("users and organizations have ids");
-    let key = vec![KeyCol { legacy: id, cf: "id", proj: primary.cf_id(), map: primary.map.clone() }];
+    let id = primary_id(r)?;
+    let key = KeyCol { legacy: id, cf: "id", proj: primary.cf_id(), map: primary.map.clone() };
     let label = columns.iter().find(|c| c.cf == unique).map(|c| c.expr.clone()).unwrap_or("NULL".into());
     let secret = if kind == EntityKind::Users { r.settings.columns.get("password_hash").cloned() } else { None };
-    Entity {
+    Ok(Entity {
         kind,
         cf_schema: cf_schema.to_string(),
         cf_name,
         primary,
         parents: vec![],
-        key,
         columns,
         insert_only: vec![],
         problems,
         unique: vec![unique],
         secret,
         label,
-        keyset: vec![(primary_id(r), r.id.as_ref().map(|i| i.2).unwrap_or(SqlType::UUID))],
-    }
+        keyset: vec![(key.legacy.clone(), r.id.as_ref().map(|i| i.2).unwrap_or(SqlType::UUID))],
+        key: vec![key],
+    })
 }
 
-fn primary_id(r: &Resolved) -> String {
-    r.id.as_ref().map(|i| i.0.clone()).expect("users and organizations have ids")
+/// The id column of users or organizations (resolve() refuses their settings without one).
+fn primary_id(r: &Resolved) -> Result<String> {
+    r.id.as_ref()
+        .map(|i| i.0.clone())
+        .ok_or_else(|| Error::invalid(format!("coreforge_sync: {} need an id column", r.entity)))
 }
 
-pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &str) -> Entity {
+pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &str) -> Result<Entity> {
     let primary = source(rm, "m");
     let parent = |entity: EntityKind, r: &Resolved, alias: &'static str, fk: &str, fk_cf, cf_table| {
         let source = source(r, alias);
@@ -723,13 +726,14 @@ pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema:
         };
         Parent { entity, source, fk_legacy: fk.to_string(), fk_cf, cf_table, cf_id }
     };
-    let user_ref = rm.settings.user_ref.as_deref().expect("memberships have user_ref");
-    let org_ref = rm.settings.organization_ref.as_deref().expect("memberships have organization_ref");
+    let missing = |key: &str| Error::invalid(format!("coreforge_sync: memberships need \"{key}\""));
+    let user_ref = rm.settings.user_ref.as_deref().ok_or_else(|| missing("user_ref"))?;
+    let org_ref = rm.settings.organization_ref.as_deref().ok_or_else(|| missing("organization_ref"))?;
     let pu = parent(EntityKind::Users, ru, "u", user_ref, "user_id", "cf_users");
     let po = parent(EntityKind::Organizations, ro, "t", org_ref, "organization_id", "cf_organizations");
     let (columns, problems) = columns(rm, "m");
     let label =
-        format!("{} || ' in ' || {}", build_single(ru, cf_schema).label, build_single(ro, cf_schema).label);
+        format!("{} || ' in ' || {}", build_single(ru, cf_schema)?.label, build_single(ro, cf_schema)?.label);
     let id = format!(
         "coreforge_sync.uuid_v5('{MEMBERSHIP_NAMESPACE}'::uuid, {}::text || ':' || {}::text)",
         pu.cf_id, po.cf_id
@@ -750,7 +754,7 @@ pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema:
         rm.key_order.clone()
     };
     let keyset = order.iter().filter_map(|c| refs.iter().find(|(r, _)| r == c).cloned()).collect();
-    Entity {
+    Ok(Entity {
         kind: EntityKind::Memberships,
         cf_schema: cf_schema.to_string(),
         cf_name: "cf_memberships",
@@ -764,5 +768,5 @@ pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema:
         secret: None,
         label,
         keyset,
-    }
+    })
 }

@@ -16,7 +16,7 @@
 //!   (the cf_ foreign keys are NO ACTION), and a user or organization that comes back to life
 //!   brings its live memberships back.
 
-use crate::mapping::{problem_code, problem_message, Entity, ParentCheck};
+use crate::mapping::{problem_code, problem_message, Entity, Parent, ParentCheck};
 use crate::settings::EntityKind;
 use crate::quote::{ident, literal};
 
@@ -46,6 +46,12 @@ fn keyset_bound(e: &Entity, alias: &str, op: &str, param: &str) -> String {
     let vals: Vec<String> =
         e.keyset.iter().enumerate().map(|(i, (_, t))| format!("{param}[{}]::{t}", i + 1)).collect();
     format!("({}) {op} ({})", cols.join(", "), vals.join(", "))
+}
+
+/// The dependents of `e` among `deps`, each with its link to `e` (a membership's user or
+/// organization).
+fn links<'a>(e: &Entity, deps: &[&'a Entity]) -> Vec<(&'a Entity, &'a Parent)> {
+    deps.iter().filter_map(|d| d.parent(e.kind).map(|p| (*d, p))).collect()
 }
 
 /// The keyset filter of [`Scope::Range`] over `alias`.
@@ -183,8 +189,7 @@ pub fn statement(e: &Entity, deps: &[&Entity], scope: Scope, on_error: OnError) 
         ctes.push(format!("dep_legacy AS ({})", legacy_ids.join(" UNION ")));
         ctes.push(format!("dep_cf AS ({})", cf_ids.join(" UNION ")));
         let fresh = copy.then_some("SELECT id FROM e_up WHERE inserted");
-        for (i, d) in deps.iter().enumerate() {
-            let parent = d.parent(e.kind).expect("dependent has parent");
+        for (i, (d, parent)) in links(e, deps).into_iter().enumerate() {
             let fk = format!("{}.{}", d.primary.alias, ident(&parent.fk_legacy));
             let legacy_filter = format!("{fk} IN (SELECT id FROM dep_legacy)");
             let cf_filter = format!("c.{} IN (SELECT id FROM dep_cf)", ident(parent.fk_cf));
@@ -353,9 +358,8 @@ fn presence_changed(e: &Entity, old: bool, new: bool) -> String {
 /// Taking the locks apart from the reads means no decision rests on READ COMMITTED's re-check of
 /// a join. Only for scopes where [`needs_locks`] holds.
 pub fn lock_statement(e: &Entity, deps: &[&Entity], scope: Scope) -> String {
-    let Scope::Statement { old, new, remove, cascade, .. } = scope else {
-        unreachable!("only triggers take their locks apart")
-    };
+    // Only a trigger's scope takes its locks apart ([`needs_locks`]); any other locks nothing.
+    let Scope::Statement { old, new, remove, cascade, .. } = scope else { return "SELECT 1 WHERE false".into() };
     let legacy_keys = e.legacy_key_names();
     let mut locks: Vec<String> = Vec::new();
     if !e.parents.is_empty() {
@@ -380,8 +384,7 @@ pub fn lock_statement(e: &Entity, deps: &[&Entity], scope: Scope) -> String {
                 "SELECT p.id FROM ({changed}) p WHERE p.id IN (SELECT x.{id} FROM {NEW_TABLE} x WHERE {live})",
                 live = e.primary.live("x"),
             );
-            for d in deps {
-                let parent = d.parent(e.kind).expect("dependent has parent");
+            for (d, parent) in links(e, deps) {
                 let others: Vec<_> = d.parents.iter().filter(|p| p.entity != e.kind).collect();
                 if others.is_empty() {
                     continue;
@@ -396,7 +399,7 @@ pub fn lock_statement(e: &Entity, deps: &[&Entity], scope: Scope) -> String {
                         format!(
                             "{}.{}",
                             p.source.alias,
-                            ident(p.source.id.as_deref().expect("parents have ids"))
+                            ident(p.source.id.as_deref().unwrap_or("id"))
                         )
                     })
                     .collect();
@@ -454,10 +457,9 @@ pub fn probe(e: &Entity, deps: &[&Entity], old: bool, new: bool, lock_values: bo
         "false".to_string()
     } else {
         let k = &e.key[0];
-        let referenced: Vec<String> = deps
-            .iter()
-            .map(|d| {
-                let parent = d.parent(e.kind).expect("dependent has parent");
+        let referenced: Vec<String> = links(e, deps)
+            .into_iter()
+            .map(|(d, parent)| {
                 format!(
                     "EXISTS (SELECT 1 FROM {} m WHERE m.{} = lc.id) OR EXISTS (SELECT 1 FROM {} m WHERE m.{} = {})",
                     d.primary.table(),
@@ -491,8 +493,7 @@ pub fn probe(e: &Entity, deps: &[&Entity], old: bool, new: bool, lock_values: bo
     // snapshot, sees the first one's row and rejects its own cleanly.
     let mut values: Vec<String> = Vec::new();
     if new && lock_values {
-        for u in &e.unique {
-            let c = e.columns.iter().find(|c| c.cf == *u).expect("unique columns are mapped");
+        for c in e.columns.iter().filter(|c| e.unique.contains(&c.cf)) {
             values.push(format!("SELECT {} AS v FROM {NEW_TABLE} {}", c.expr, e.primary.alias));
         }
     }
@@ -525,7 +526,7 @@ fn live_changed(e: &Entity, old: bool, new: bool) -> String {
         }
         (false, true) => live(NEW_TABLE),
         (true, false) => live(OLD_TABLE),
-        (false, false) => unreachable!("a statement has a transition table"),
+        (false, false) => format!("SELECT {key} AS id FROM {NEW_TABLE} x WHERE false"),
     }
 }
 
