@@ -23,40 +23,26 @@ fn cf_rejects(
         name!(last_seen, TimestampWithTimeZone),
     ),
 > {
-    raise(cf_rejects_impl(entity))
+    raise((|| -> Result<_> {
+        let filter = entity.map(|e| EntityKind::from_arg(Some(e)).map(|k| k.to_string())).transpose()?;
+        let rows = Spi::connect(|client| -> Result<_> {
+            Ok(client
+                .select(
+                    "SELECT entity, legacy_id, reason, message, legacy_row, first_seen, last_seen \
+                     FROM coreforge_sync.rejects WHERE $1::text IS NULL OR entity = $1 \
+                     ORDER BY array_position(ARRAY['users', 'organizations', 'memberships'], entity), \
+                              legacy_id COLLATE \"C\"",
+                    None,
+                    &[filter.into()],
+                )?
+                .filter_map(|r| {
+                    let text = |i| r.get::<String>(i).ok().flatten().unwrap_or_default();
+                    let ts = |i| r.get::<TimestampWithTimeZone>(i).ok().flatten();
+                    Some((text(1), text(2), text(3), text(4), r.get::<JsonB>(5).ok().flatten(), ts(6)?, ts(7)?))
+                })
+                .collect::<Vec<_>>())
+        })?;
+        Ok(TableIterator::new(rows))
+    })())
 }
 
-fn cf_rejects_impl(
-    entity: Option<&str>,
-) -> Result<TableIterator<
-    'static,
-    (
-        name!(entity, String),
-        name!(legacy_id, String),
-        name!(reason, String),
-        name!(message, String),
-        name!(legacy_row, Option<JsonB>),
-        name!(first_seen, TimestampWithTimeZone),
-        name!(last_seen, TimestampWithTimeZone),
-    ),
->> {
-    let filter = entity.map(|e| EntityKind::from_arg(Some(e)).map(|k| k.to_string())).transpose()?;
-    let rows = Spi::connect(|client| -> Result<_> {
-        Ok(client
-            .select(
-                "SELECT entity, legacy_id, reason, message, legacy_row, first_seen, last_seen \
-                 FROM coreforge_sync.rejects WHERE $1::text IS NULL OR entity = $1 \
-                 ORDER BY array_position(ARRAY['users', 'organizations', 'memberships'], entity), \
-                          legacy_id COLLATE \"C\"",
-                None,
-                &[filter.into()],
-            )?
-            .filter_map(|r| {
-                let text = |i| r.get::<String>(i).ok().flatten().unwrap_or_default();
-                let ts = |i| r.get::<TimestampWithTimeZone>(i).ok().flatten();
-                Some((text(1), text(2), text(3), text(4), r.get::<JsonB>(5).ok().flatten(), ts(6)?, ts(7)?))
-            })
-            .collect::<Vec<_>>())
-    })?;
-    Ok(TableIterator::new(rows))
-}

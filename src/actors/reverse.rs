@@ -168,23 +168,19 @@ fn cf_sync_legacy() -> TableIterator<
     'static,
     (name!(entity, String), name!(inserted, i64), name!(updated, i64), name!(deleted, i64)),
 > {
-    raise(cf_sync_legacy_impl())
+    raise((|| -> Result<_> {
+        rights::authorize("run cf_sync_legacy()")?;
+        let phase = phase::current_shared()?;
+        if !matches!(phase, Phase::Cutover | Phase::LegacyFrozen) {
+            return Err(Error::out_of_order(format!("coreforge_sync: cf_sync_legacy() writes CoreForge into the legacy tables, and the phase is {phase}"))
+    .detail("Only from cutover on is CoreForge the source of truth; before it, the legacy tables are.")
+    .hint(phase.hint()));
+        }
+        let rows: Vec<_> = reconcile_all()?
+            .into_iter()
+            .map(|(kind, c)| (kind.to_string(), c.inserted, c.updated, c.deleted))
+            .collect();
+        Ok(TableIterator::new(rows))
+    })())
 }
 
-fn cf_sync_legacy_impl() -> Result<TableIterator<
-    'static,
-    (name!(entity, String), name!(inserted, i64), name!(updated, i64), name!(deleted, i64)),
->> {
-    rights::authorize("run cf_sync_legacy()")?;
-    let phase = phase::current_shared()?;
-    if !matches!(phase, Phase::Cutover | Phase::LegacyFrozen) {
-        return Err(Error::out_of_order(format!("coreforge_sync: cf_sync_legacy() writes CoreForge into the legacy tables, and the phase is {phase}"))
-.detail("Only from cutover on is CoreForge the source of truth; before it, the legacy tables are.")
-.hint(phase.hint()));
-    }
-    let rows: Vec<_> = reconcile_all()?
-        .into_iter()
-        .map(|(kind, c)| (kind.to_string(), c.inserted, c.updated, c.deleted))
-        .collect();
-    Ok(TableIterator::new(rows))
-}

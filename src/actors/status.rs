@@ -20,46 +20,32 @@ fn cf_status() -> TableIterator<
         name!(last_sync_rows, Option<i64>),
     ),
 > {
-    raise(cf_status_impl())
+    raise((|| -> Result<_> {
+        let mut rows = Vec::new();
+        for e in config::entities()? {
+            let count = |sql: String| -> Result<i64> { Ok(Spi::get_one::<i64>(&sql)?.unwrap_or(0)) };
+            let legacy_rows = count(format!("SELECT pg_catalog.count(*) FROM {}", e.primary.table()))?;
+            let live_rows = count(format!("SELECT pg_catalog.count(*) FROM {} WHERE {}", e.from(false), e.live()))?;
+            let cf_rows = count(format!("SELECT pg_catalog.count(*) FROM {}", e.cf_table()))?;
+            let (last, written) = Spi::get_two_with_args::<TimestampWithTimeZone, i64>(
+                "SELECT (SELECT finished_at FROM coreforge_sync.sync_runs WHERE entity = $1 ORDER BY id DESC LIMIT 1), \
+                        (SELECT inserted + updated + deleted FROM coreforge_sync.sync_runs WHERE entity = $1 \
+                          ORDER BY id DESC LIMIT 1)",
+                &[e.name().into()],
+            )?;
+            rows.push((
+                e.name().to_string(),
+                e.primary.display(),
+                e.cf_display(),
+                triggers::sync_enabled(&e)?,
+                legacy_rows,
+                live_rows,
+                cf_rows,
+                last,
+                written,
+            ));
+        }
+        Ok(TableIterator::new(rows))
+    })())
 }
 
-fn cf_status_impl() -> Result<TableIterator<
-    'static,
-    (
-        name!(entity, String),
-        name!(legacy_table, String),
-        name!(coreforge_table, String),
-        name!(sync_enabled, bool),
-        name!(legacy_rows, i64),
-        name!(legacy_live_rows, i64),
-        name!(coreforge_rows, i64),
-        name!(last_sync, Option<TimestampWithTimeZone>),
-        name!(last_sync_rows, Option<i64>),
-    ),
->> {
-    let mut rows = Vec::new();
-    for e in config::entities()? {
-        let count = |sql: String| -> Result<i64> { Ok(Spi::get_one::<i64>(&sql)?.unwrap_or(0)) };
-        let legacy_rows = count(format!("SELECT pg_catalog.count(*) FROM {}", e.primary.table()))?;
-        let live_rows = count(format!("SELECT pg_catalog.count(*) FROM {} WHERE {}", e.from(false), e.live()))?;
-        let cf_rows = count(format!("SELECT pg_catalog.count(*) FROM {}", e.cf_table()))?;
-        let (last, written) = Spi::get_two_with_args::<TimestampWithTimeZone, i64>(
-            "SELECT (SELECT finished_at FROM coreforge_sync.sync_runs WHERE entity = $1 ORDER BY id DESC LIMIT 1), \
-                    (SELECT inserted + updated + deleted FROM coreforge_sync.sync_runs WHERE entity = $1 \
-                      ORDER BY id DESC LIMIT 1)",
-            &[e.name().into()],
-        )?;
-        rows.push((
-            e.name().to_string(),
-            e.primary.display(),
-            e.cf_display(),
-            triggers::sync_enabled(&e)?,
-            legacy_rows,
-            live_rows,
-            cf_rows,
-            last,
-            written,
-        ));
-    }
-    Ok(TableIterator::new(rows))
-}

@@ -215,27 +215,15 @@ fn cf_validation_report() -> TableIterator<
         name!(detail, String),
     ),
 > {
-    raise(cf_validation_report_impl())
+    raise((|| -> Result<_> {
+        let mut rows = Vec::new();
+        for e in &config::entities()? {
+            rows.extend(checks(e)?.into_iter().map(Check::row));
+        }
+        Ok(TableIterator::new(rows))
+    })())
 }
 
-fn cf_validation_report_impl() -> Result<TableIterator<
-    'static,
-    (
-        name!(entity, String),
-        name!(check_name, String),
-        name!(legacy_count, Option<i64>),
-        name!(coreforge_count, Option<i64>),
-        name!(discrepancies, i64),
-        name!(status, String),
-        name!(detail, String),
-    ),
->> {
-    let mut rows = Vec::new();
-    for e in &config::entities()? {
-        rows.extend(checks(e)?.into_iter().map(Check::row));
-    }
-    Ok(TableIterator::new(rows))
-}
 
 /// The checks of `cf_validation_report()` that fail, as `(entity, check, discrepancies)`, and how
 /// many checks ran: what a phase transition decides on and records.
@@ -275,47 +263,44 @@ fn orphan_reason(e: &Entity) -> String {
 fn cf_missing(
     entity: Option<&str>,
 ) -> TableIterator<'static, (name!(key, String), name!(label, Option<String>), name!(reason, String))> {
-    raise(cf_missing_impl(entity))
+    raise((|| -> Result<_> {
+        let e = checked_entity(entity)?;
+        let mut sql = format!(
+            "SELECT p.legacy_key, p.label, \
+               COALESCE('rejected: ' || p.reject, 'no CoreForge row') \
+             FROM ({projection}) p LEFT JOIN {table} c ON {join} \
+             WHERE c.{k0} IS NULL OR p.reject IS NOT NULL",
+            projection = projection_with_rejects(&e),
+            table = e.cf_table(),
+            join = cf_key_join(&e, "c", "p"),
+            k0 = ident(e.key[0].cf),
+        );
+        if !e.parents.is_empty() {
+            sql.push_str(&format!(
+                " UNION ALL SELECT {key}, NULL, {reason} FROM {from} WHERE NOT ({present})",
+                key = e.legacy_key_text(e.primary.alias),
+                reason = orphan_reason(&e),
+                from = e.from(true),
+                present = parents_present(&e),
+            ));
+        }
+        sql.push_str(" ORDER BY 1");
+        let rows = Spi::connect(|client| -> Result<_> {
+            Ok(client
+                .select(sql.as_str(), None, &[])?
+                .map(|r| {
+                    (
+                        r.get::<String>(1).ok().flatten().unwrap_or_default(),
+                        r.get::<String>(2).ok().flatten(),
+                        r.get::<String>(3).ok().flatten().unwrap_or_default(),
+                    )
+                })
+                .collect::<Vec<_>>())
+        })?;
+        Ok(TableIterator::new(rows))
+    })())
 }
 
-fn cf_missing_impl(
-    entity: Option<&str>,
-) -> Result<TableIterator<'static, (name!(key, String), name!(label, Option<String>), name!(reason, String))>> {
-    let e = checked_entity(entity)?;
-    let mut sql = format!(
-        "SELECT p.legacy_key, p.label, \
-           COALESCE('rejected: ' || p.reject, 'no CoreForge row') \
-         FROM ({projection}) p LEFT JOIN {table} c ON {join} \
-         WHERE c.{k0} IS NULL OR p.reject IS NOT NULL",
-        projection = projection_with_rejects(&e),
-        table = e.cf_table(),
-        join = cf_key_join(&e, "c", "p"),
-        k0 = ident(e.key[0].cf),
-    );
-    if !e.parents.is_empty() {
-        sql.push_str(&format!(
-            " UNION ALL SELECT {key}, NULL, {reason} FROM {from} WHERE NOT ({present})",
-            key = e.legacy_key_text(e.primary.alias),
-            reason = orphan_reason(&e),
-            from = e.from(true),
-            present = parents_present(&e),
-        ));
-    }
-    sql.push_str(" ORDER BY 1");
-    let rows = Spi::connect(|client| -> Result<_> {
-        Ok(client
-            .select(sql.as_str(), None, &[])?
-            .map(|r| {
-                (
-                    r.get::<String>(1).ok().flatten().unwrap_or_default(),
-                    r.get::<String>(2).ok().flatten(),
-                    r.get::<String>(3).ok().flatten().unwrap_or_default(),
-                )
-            })
-            .collect::<Vec<_>>())
-    })?;
-    Ok(TableIterator::new(rows))
-}
 
 /// Field by field differences between the projection and the cf_ rows of the same key.
 #[pg_extern]
@@ -331,92 +316,80 @@ fn cf_mismatches(
         name!(coreforge_value, Option<String>),
     ),
 > {
-    raise(cf_mismatches_impl(entity))
+    raise((|| -> Result<_> {
+        let e = checked_entity(entity)?;
+        let values: Vec<String> = e
+            .columns
+            .iter()
+            .map(|c| {
+                let col = ident(c.cf);
+                format!("({}, p.{col}::text, c.{col}::text, p.{col} IS DISTINCT FROM c.{col})", literal(c.cf))
+            })
+            .collect();
+        let sql = format!(
+            "SELECT p.legacy_key, v.col, v.legacy_value, v.cf_value \
+             FROM ({projection}) p JOIN {table} c ON {join} \
+             CROSS JOIN LATERAL (VALUES {values}) v(col, legacy_value, cf_value, differs) \
+             WHERE v.differs AND p.reject IS NULL ORDER BY 1, 2",
+            projection = projection_with_rejects(&e),
+            table = e.cf_table(),
+            join = cf_key_join(&e, "c", "p"),
+            values = values.join(", "),
+        );
+        let rows = Spi::connect(|client| -> Result<_> {
+            Ok(client
+                .select(sql.as_str(), None, &[])?
+                .map(|r| {
+                    (
+                        r.get::<String>(1).ok().flatten().unwrap_or_default(),
+                        r.get::<String>(2).ok().flatten().unwrap_or_default(),
+                        r.get::<String>(3).ok().flatten(),
+                        r.get::<String>(4).ok().flatten(),
+                    )
+                })
+                .collect::<Vec<_>>())
+        })?;
+        Ok(TableIterator::new(rows))
+    })())
 }
 
-fn cf_mismatches_impl(
-    entity: Option<&str>,
-) -> Result<TableIterator<
-    'static,
-    (
-        name!(key, String),
-        name!(column_name, String),
-        name!(legacy_value, Option<String>),
-        name!(coreforge_value, Option<String>),
-    ),
->> {
-    let e = checked_entity(entity)?;
-    let values: Vec<String> = e
-        .columns
-        .iter()
-        .map(|c| {
-            let col = ident(c.cf);
-            format!("({}, p.{col}::text, c.{col}::text, p.{col} IS DISTINCT FROM c.{col})", literal(c.cf))
-        })
-        .collect();
-    let sql = format!(
-        "SELECT p.legacy_key, v.col, v.legacy_value, v.cf_value \
-         FROM ({projection}) p JOIN {table} c ON {join} \
-         CROSS JOIN LATERAL (VALUES {values}) v(col, legacy_value, cf_value, differs) \
-         WHERE v.differs AND p.reject IS NULL ORDER BY 1, 2",
-        projection = projection_with_rejects(&e),
-        table = e.cf_table(),
-        join = cf_key_join(&e, "c", "p"),
-        values = values.join(", "),
-    );
-    let rows = Spi::connect(|client| -> Result<_> {
-        Ok(client
-            .select(sql.as_str(), None, &[])?
-            .map(|r| {
-                (
-                    r.get::<String>(1).ok().flatten().unwrap_or_default(),
-                    r.get::<String>(2).ok().flatten().unwrap_or_default(),
-                    r.get::<String>(3).ok().flatten(),
-                    r.get::<String>(4).ok().flatten(),
-                )
-            })
-            .collect::<Vec<_>>())
-    })?;
-    Ok(TableIterator::new(rows))
-}
 
 /// CoreForge rows with no live legacy row (a sync would remove them), and why.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn cf_extra(entity: Option<&str>) -> TableIterator<'static, (name!(key, String), name!(reason, String))> {
-    raise(cf_extra_impl(entity))
+    raise((|| -> Result<_> {
+        let e = checked_entity(entity)?;
+        let a = e.primary.alias;
+        let sql = format!(
+            "SELECT {key}, CASE WHEN EXISTS (SELECT 1 FROM {legacy} {a} WHERE {legacy_join}) \
+               THEN 'legacy row not live (soft-deleted, or its user or tenant is)' ELSE 'no legacy row' END \
+             FROM {table} c WHERE NOT EXISTS (SELECT 1 FROM {from} WHERE {live} AND {join}) ORDER BY 1",
+            key = e.cf_key_text("c"),
+            legacy = e.primary.table(),
+            legacy_join = e
+                .key
+                .iter()
+                .map(|k| format!("{a}.{} = {}", ident(&k.legacy), k.legacy_of(&format!("c.{}", ident(k.cf)))))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+            table = e.cf_table(),
+            from = e.from(false),
+            live = e.live(),
+            join = e.key_join("c"),
+        );
+        let rows = Spi::connect(|client| -> Result<_> {
+            Ok(client
+                .select(sql.as_str(), None, &[])?
+                .map(|r| {
+                    (
+                        r.get::<String>(1).ok().flatten().unwrap_or_default(),
+                        r.get::<String>(2).ok().flatten().unwrap_or_default(),
+                    )
+                })
+                .collect::<Vec<_>>())
+        })?;
+        Ok(TableIterator::new(rows))
+    })())
 }
 
-fn cf_extra_impl(entity: Option<&str>) -> Result<TableIterator<'static, (name!(key, String), name!(reason, String))>> {
-    let e = checked_entity(entity)?;
-    let a = e.primary.alias;
-    let sql = format!(
-        "SELECT {key}, CASE WHEN EXISTS (SELECT 1 FROM {legacy} {a} WHERE {legacy_join}) \
-           THEN 'legacy row not live (soft-deleted, or its user or tenant is)' ELSE 'no legacy row' END \
-         FROM {table} c WHERE NOT EXISTS (SELECT 1 FROM {from} WHERE {live} AND {join}) ORDER BY 1",
-        key = e.cf_key_text("c"),
-        legacy = e.primary.table(),
-        legacy_join = e
-            .key
-            .iter()
-            .map(|k| format!("{a}.{} = {}", ident(&k.legacy), k.legacy_of(&format!("c.{}", ident(k.cf)))))
-            .collect::<Vec<_>>()
-            .join(" AND "),
-        table = e.cf_table(),
-        from = e.from(false),
-        live = e.live(),
-        join = e.key_join("c"),
-    );
-    let rows = Spi::connect(|client| -> Result<_> {
-        Ok(client
-            .select(sql.as_str(), None, &[])?
-            .map(|r| {
-                (
-                    r.get::<String>(1).ok().flatten().unwrap_or_default(),
-                    r.get::<String>(2).ok().flatten().unwrap_or_default(),
-                )
-            })
-            .collect::<Vec<_>>())
-    })?;
-    Ok(TableIterator::new(rows))
-}

@@ -44,84 +44,80 @@ fn cf_create_compat_views() -> TableIterator<
     'static,
     (name!(view, String), name!(reads, String), name!(writable, String), name!(read_only, String)),
 > {
-    raise(cf_create_compat_views_impl())
+    raise((|| -> Result<_> {
+        rights::authorize("run cf_create_compat_views()")?;
+        let phase = phase::begin()?;
+        if phase != Phase::Archived {
+            return Err(Error::out_of_order(format!("coreforge_sync: compatibility views are made in phase archived, not {phase}"))
+    .detail("They take the legacy tables' names once cf_archive_legacy() has moved the tables away, need the archived tables' column types, and are dropped by cf_restore_legacy().")
+    .hint(phase.hint()));
+        }
+        drop_views()?;
+        let entities = entities()?;
+        let mut created = Vec::new();
+        let mut rows = Vec::new();
+        for e in &entities {
+            let home = home_table(e.kind)?.map(|(schema, _)| schema).unwrap_or_else(|| "public".into());
+            let view = qualified(&home, &e.primary.name);
+            let mut cols: Vec<String> = e
+                .key
+                .iter()
+                .map(|k| format!("{} AS {}", k.legacy_of(&format!("c.{}", ident(k.cf))), ident(&k.legacy)))
+                .collect();
+            for w in reverse_sql::written(e) {
+                let value = if w.col.inverse.is_empty() {
+                    format!("c.{}", ident(w.col.cf))
+                } else {
+                    reverse_sql::back(&w, &format!("c.{}", ident(w.col.cf)))
+                };
+                cols.push(format!("{value} AS {}", ident(w.legacy)));
+            }
+            match &e.primary.soft_delete {
+                Some(SoftDelete::Timestamp(c)) => {
+                    let ty = catalog::table_columns(&e.primary.schema, &e.primary.name)?
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|col| col.name == *c)
+                        .map(|col| col.type_display)
+                        .unwrap_or_else(|| "timestamptz".into());
+                    cols.push(format!("NULL::{ty} AS {}", ident(c)));
+                }
+                Some(SoftDelete::Boolean(c)) => cols.push(format!("false AS {}", ident(c))),
+                None => {}
+            }
+            Spi::run(&format!("CREATE VIEW {view} AS SELECT {} FROM {} c", cols.join(", "), e.cf_table()))?;
+            Spi::run(&format!(
+                "COMMENT ON VIEW {view} IS {}",
+                literal(&format!(
+                    "coreforge_sync compatibility view over {}: the archived {} as CoreForge holds it",
+                    e.cf_display(),
+                    e.primary.display()
+                ))
+            ))?;
+            rights::give_to_owner_of(&view, &e.cf_table())?;
+            copy_grants(&e.primary.table(), &view)?;
+            let (writable, read_only) = Spi::get_two_with_args::<String, String>(
+                "SELECT pg_catalog.string_agg(column_name::text, ', ' ORDER BY ordinal_position) \
+                          FILTER (WHERE is_updatable = 'YES'), \
+                        pg_catalog.string_agg(column_name::text, ', ' ORDER BY ordinal_position) \
+                          FILTER (WHERE is_updatable = 'NO') \
+                 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
+                &[home.as_str().into(), e.primary.name.as_str().into()],
+            )?;
+            rows.push((
+                format!("{home}.{}", e.primary.name),
+                e.cf_display(),
+                writable.unwrap_or_default(),
+                read_only.unwrap_or_default(),
+            ));
+            created.push((home.clone(), e.primary.name.clone()));
+        }
+        let list = serde_json::Value::from(created.iter().map(|(s, n)| vec![s.clone(), n.clone()]).collect::<Vec<_>>());
+        state::set_setting("compat_views", &list.to_string())?;
+        Ok(TableIterator::new(rows))
+    })())
 }
 
-fn cf_create_compat_views_impl() -> Result<TableIterator<
-    'static,
-    (name!(view, String), name!(reads, String), name!(writable, String), name!(read_only, String)),
->> {
-    rights::authorize("run cf_create_compat_views()")?;
-    let phase = phase::begin()?;
-    if phase != Phase::Archived {
-        return Err(Error::out_of_order(format!("coreforge_sync: compatibility views are made in phase archived, not {phase}"))
-.detail("They take the legacy tables' names once cf_archive_legacy() has moved the tables away, need the archived tables' column types, and are dropped by cf_restore_legacy().")
-.hint(phase.hint()));
-    }
-    drop_views()?;
-    let entities = entities()?;
-    let mut created = Vec::new();
-    let mut rows = Vec::new();
-    for e in &entities {
-        let home = home_table(e.kind)?.map(|(schema, _)| schema).unwrap_or_else(|| "public".into());
-        let view = qualified(&home, &e.primary.name);
-        let mut cols: Vec<String> = e
-            .key
-            .iter()
-            .map(|k| format!("{} AS {}", k.legacy_of(&format!("c.{}", ident(k.cf))), ident(&k.legacy)))
-            .collect();
-        for w in reverse_sql::written(e) {
-            let value = if w.col.inverse.is_empty() {
-                format!("c.{}", ident(w.col.cf))
-            } else {
-                reverse_sql::back(&w, &format!("c.{}", ident(w.col.cf)))
-            };
-            cols.push(format!("{value} AS {}", ident(w.legacy)));
-        }
-        match &e.primary.soft_delete {
-            Some(SoftDelete::Timestamp(c)) => {
-                let ty = catalog::table_columns(&e.primary.schema, &e.primary.name)?
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|col| col.name == *c)
-                    .map(|col| col.type_display)
-                    .unwrap_or_else(|| "timestamptz".into());
-                cols.push(format!("NULL::{ty} AS {}", ident(c)));
-            }
-            Some(SoftDelete::Boolean(c)) => cols.push(format!("false AS {}", ident(c))),
-            None => {}
-        }
-        Spi::run(&format!("CREATE VIEW {view} AS SELECT {} FROM {} c", cols.join(", "), e.cf_table()))?;
-        Spi::run(&format!(
-            "COMMENT ON VIEW {view} IS {}",
-            literal(&format!(
-                "coreforge_sync compatibility view over {}: the archived {} as CoreForge holds it",
-                e.cf_display(),
-                e.primary.display()
-            ))
-        ))?;
-        rights::give_to_owner_of(&view, &e.cf_table())?;
-        copy_grants(&e.primary.table(), &view)?;
-        let (writable, read_only) = Spi::get_two_with_args::<String, String>(
-            "SELECT pg_catalog.string_agg(column_name::text, ', ' ORDER BY ordinal_position) \
-                      FILTER (WHERE is_updatable = 'YES'), \
-                    pg_catalog.string_agg(column_name::text, ', ' ORDER BY ordinal_position) \
-                      FILTER (WHERE is_updatable = 'NO') \
-             FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
-            &[home.as_str().into(), e.primary.name.as_str().into()],
-        )?;
-        rows.push((
-            format!("{home}.{}", e.primary.name),
-            e.cf_display(),
-            writable.unwrap_or_default(),
-            read_only.unwrap_or_default(),
-        ));
-        created.push((home.clone(), e.primary.name.clone()));
-    }
-    let list = serde_json::Value::from(created.iter().map(|(s, n)| vec![s.clone(), n.clone()]).collect::<Vec<_>>());
-    state::set_setting("compat_views", &list.to_string())?;
-    Ok(TableIterator::new(rows))
-}
 
 /// Gives `view` the privileges on `table` (SELECT, INSERT, UPDATE, DELETE) of every role but the owner.
 fn copy_grants(table: &str, view: &str) -> Result<()> {

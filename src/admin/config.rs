@@ -105,28 +105,18 @@ fn cf_config() -> TableIterator<
         name!(settings, JsonB),
     ),
 > {
-    raise(cf_config_impl())
+    raise((|| -> Result<_> {
+        let mut rows = Vec::new();
+        for kind in EntityKind::ALL {
+            let s = config::settings(kind)?;
+            let configured = config::stored(kind)? != json!({});
+            let strategy = s.id.as_ref().map(|i| i.strategy.clone().unwrap_or_else(|| "keep".into()));
+            rows.push((kind.to_string(), s.table.clone(), strategy, configured, JsonB(as_json(&s)?)));
+        }
+        Ok(TableIterator::new(rows))
+    })())
 }
 
-fn cf_config_impl() -> Result<TableIterator<
-    'static,
-    (
-        name!(entity, String),
-        name!(legacy_table, String),
-        name!(id_strategy, Option<String>),
-        name!(configured, bool),
-        name!(settings, JsonB),
-    ),
->> {
-    let mut rows = Vec::new();
-    for kind in EntityKind::ALL {
-        let s = config::settings(kind)?;
-        let configured = config::stored(kind)? != json!({});
-        let strategy = s.id.as_ref().map(|i| i.strategy.clone().unwrap_or_else(|| "keep".into()));
-        rows.push((kind.to_string(), s.table.clone(), strategy, configured, JsonB(as_json(&s)?)));
-    }
-    Ok(TableIterator::new(rows))
-}
 
 /// Effective settings as JSON.
 fn as_json(s: &crate::settings::Settings) -> Result<serde_json::Value> {

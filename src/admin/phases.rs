@@ -54,56 +54,42 @@ fn cf_history() -> TableIterator<
         name!(validation, Option<String>),
     ),
 > {
-    raise(cf_history_impl())
+    raise((|| -> Result<_> {
+        let rows = Spi::connect(|client| -> Result<_> {
+            Ok(client
+                .select(
+                    "SELECT at, run_by::text, run_as::text, action, from_phase, to_phase, forced, reason, \
+                       CASE WHEN validation IS NULL THEN NULL \
+                            WHEN pg_catalog.jsonb_array_length(validation->'failed') = 0 \
+                            THEN 'ok (' || (validation->>'checks') || ' checks)' \
+                            ELSE 'fail: ' || (SELECT pg_catalog.string_agg((f->>'entity') || '.' || (f->>'check') \
+                                                 || ' ' || (f->>'discrepancies'), ', ') \
+                                                FROM pg_catalog.jsonb_array_elements(validation->'failed') f) \
+                       END \
+                     FROM coreforge_sync.phase_history ORDER BY id",
+                    None,
+                    &[],
+                )?
+                .filter_map(|r| {
+                    let text = |i| r.get::<String>(i).ok().flatten().unwrap_or_default();
+                    Some((
+                        r.get::<TimestampWithTimeZone>(1).ok().flatten()?,
+                        text(2),
+                        text(3),
+                        text(4),
+                        text(5),
+                        text(6),
+                        r.get::<bool>(7).ok().flatten().unwrap_or(false),
+                        r.get::<String>(8).ok().flatten(),
+                        r.get::<String>(9).ok().flatten(),
+                    ))
+                })
+                .collect::<Vec<_>>())
+        })?;
+        Ok(TableIterator::new(rows))
+    })())
 }
 
-fn cf_history_impl() -> Result<TableIterator<
-    'static,
-    (
-        name!(at, TimestampWithTimeZone),
-        name!(run_by, String),
-        name!(run_as, String),
-        name!(action, String),
-        name!(from_phase, String),
-        name!(to_phase, String),
-        name!(forced, bool),
-        name!(reason, Option<String>),
-        name!(validation, Option<String>),
-    ),
->> {
-    let rows = Spi::connect(|client| -> Result<_> {
-        Ok(client
-            .select(
-                "SELECT at, run_by::text, run_as::text, action, from_phase, to_phase, forced, reason, \
-                   CASE WHEN validation IS NULL THEN NULL \
-                        WHEN pg_catalog.jsonb_array_length(validation->'failed') = 0 \
-                        THEN 'ok (' || (validation->>'checks') || ' checks)' \
-                        ELSE 'fail: ' || (SELECT pg_catalog.string_agg((f->>'entity') || '.' || (f->>'check') \
-                                             || ' ' || (f->>'discrepancies'), ', ') \
-                                            FROM pg_catalog.jsonb_array_elements(validation->'failed') f) \
-                   END \
-                 FROM coreforge_sync.phase_history ORDER BY id",
-                None,
-                &[],
-            )?
-            .filter_map(|r| {
-                let text = |i| r.get::<String>(i).ok().flatten().unwrap_or_default();
-                Some((
-                    r.get::<TimestampWithTimeZone>(1).ok().flatten()?,
-                    text(2),
-                    text(3),
-                    text(4),
-                    text(5),
-                    text(6),
-                    r.get::<bool>(7).ok().flatten().unwrap_or(false),
-                    r.get::<String>(8).ok().flatten(),
-                    r.get::<String>(9).ok().flatten(),
-                ))
-            })
-            .collect::<Vec<_>>())
-    })?;
-    Ok(TableIterator::new(rows))
-}
 
 /// Makes CoreForge the source of truth: from now on CoreForge writes are mirrored back into the
 /// legacy tables, and legacy writes keep being mirrored forward (old and new application instances
