@@ -20,8 +20,8 @@ fn fuzz_seed() -> proptest::test_runner::RngSeed {
 
 #[cfg(test)]
 mod parse {
-    use crate::settings::ident::parse_ident;
     use crate::quote::ident;
+    use crate::settings::ident::parse_ident;
     use proptest::prelude::*;
 
     #[test]
@@ -70,16 +70,81 @@ mod tests {
     fn word() -> impl Strategy<Value = String> {
         prop_oneof![
             prop::sample::select(vec![
-                "table", "id", "column", "strategy", "namespace", "type", "soft_delete", "kind", "columns",
-                "values", "defaults", "passwords", "user_ref", "organization_ref", "normalize_slugs",
-                "public.users", "public.tenants", "public.tenant_members", "crm.accounts", "crm.companies",
-                "crm.company_users", "crm.\"Users; DROP TABLE x\"", "users", "nope.nope", "id", "account_id",
-                "company_id", "user_id", "tenant_id", "email", "email_address", "name", "full_name", "slug",
-                "handle", "plan", "tier", "role", "access_level", "created_at", "signup_at", "deleted_at",
-                "is_deleted", "settings", "password_hash", "pw_digest", "avatar_url", "org_type", "active",
-                "keep", "random", "uuidv5", "timestamp", "boolean", "integer", "uuid", "text",
-                "6ba7b811-9dad-11d1-80b4-00c04fd430c8", "*", "reject", "free", "starter", "pro", "enterprise",
-                "owner", "admin", "member", "argon2id", "bcrypt", "md5", "reset", "", " ", "\"", "'; --",
+                "table",
+                "id",
+                "column",
+                "strategy",
+                "namespace",
+                "type",
+                "soft_delete",
+                "kind",
+                "columns",
+                "values",
+                "defaults",
+                "passwords",
+                "user_ref",
+                "organization_ref",
+                "normalize_slugs",
+                "public.users",
+                "public.tenants",
+                "public.tenant_members",
+                "crm.accounts",
+                "crm.companies",
+                "crm.company_users",
+                "crm.\"Users; DROP TABLE x\"",
+                "users",
+                "nope.nope",
+                "id",
+                "account_id",
+                "company_id",
+                "user_id",
+                "tenant_id",
+                "email",
+                "email_address",
+                "name",
+                "full_name",
+                "slug",
+                "handle",
+                "plan",
+                "tier",
+                "role",
+                "access_level",
+                "created_at",
+                "signup_at",
+                "deleted_at",
+                "is_deleted",
+                "settings",
+                "password_hash",
+                "pw_digest",
+                "avatar_url",
+                "org_type",
+                "active",
+                "keep",
+                "random",
+                "uuidv5",
+                "timestamp",
+                "boolean",
+                "integer",
+                "uuid",
+                "text",
+                "6ba7b811-9dad-11d1-80b4-00c04fd430c8",
+                "*",
+                "reject",
+                "free",
+                "starter",
+                "pro",
+                "enterprise",
+                "owner",
+                "admin",
+                "member",
+                "argon2id",
+                "bcrypt",
+                "md5",
+                "reset",
+                "",
+                " ",
+                "\"",
+                "'; --",
             ])
             .prop_map(str::to_string),
             "\\PC{0,12}",
@@ -99,7 +164,8 @@ mod tests {
         leaf().prop_recursive(3, 24, 5, |inner| {
             prop_oneof![
                 vec(inner.clone(), 0..4).prop_map(Value::Array),
-                btree_map(word(), inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+                btree_map(word(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
             ]
         })
     }
@@ -134,43 +200,46 @@ mod tests {
     /// Settings to try: arbitrary JSON; valid configurations with one key replaced, or one nested
     /// value; and valid configurations with a generated value map entry (often accepted).
     fn settings() -> impl Strategy<Value = (String, Value)> {
-        let entity = prop::sample::select(vec!["users", "organizations", "memberships"]).prop_map(str::to_string);
-        (entity, 0..4usize, value(), word(), word(), value()).prop_map(|(entity, how, any, key, sub, replacement)| {
-            let base = valid(&entity)[1].clone();
-            let settings = match how {
-                0 => any,
-                // A valid configuration with a value map entry of generated words.
-                3 => {
-                    let mut m = valid(&entity)[key.len() % 2].as_object().cloned().unwrap_or_default();
-                    let column = match entity.as_str() {
-                        "users" => "name",
-                        "organizations" => "plan",
-                        _ => "role",
-                    };
-                    if !sub.is_empty() {
-                        m.insert("values".into(), json!({ column: { sub: key } }));
+        let entity =
+            prop::sample::select(vec!["users", "organizations", "memberships"]).prop_map(str::to_string);
+        (entity, 0..4usize, value(), word(), word(), value()).prop_map(
+            |(entity, how, any, key, sub, replacement)| {
+                let base = valid(&entity)[1].clone();
+                let settings = match how {
+                    0 => any,
+                    // A valid configuration with a value map entry of generated words.
+                    3 => {
+                        let mut m = valid(&entity)[key.len() % 2].as_object().cloned().unwrap_or_default();
+                        let column = match entity.as_str() {
+                            "users" => "name",
+                            "organizations" => "plan",
+                            _ => "role",
+                        };
+                        if !sub.is_empty() {
+                            m.insert("values".into(), json!({ column: { sub: key } }));
+                        }
+                        Value::Object(m)
                     }
-                    Value::Object(m)
-                }
-                1 => {
-                    let mut m = base.as_object().cloned().unwrap_or_default();
-                    m.insert(key, replacement);
-                    Value::Object(m)
-                }
-                _ => {
-                    // Replace a value one level down (a column, the id's strategy, a value map entry).
-                    let mut m = base.as_object().cloned().unwrap_or_default();
-                    let k = m.keys().nth(sub.len() % m.len().max(1)).cloned().unwrap_or(key);
-                    if let Some(Value::Object(inner)) = m.get_mut(&k) {
-                        inner.insert(sub, replacement);
-                    } else {
-                        m.insert(k, replacement);
+                    1 => {
+                        let mut m = base.as_object().cloned().unwrap_or_default();
+                        m.insert(key, replacement);
+                        Value::Object(m)
                     }
-                    Value::Object(m)
-                }
-            };
-            (entity, settings)
-        })
+                    _ => {
+                        // Replace a value one level down (a column, the id's strategy, a value map entry).
+                        let mut m = base.as_object().cloned().unwrap_or_default();
+                        let k = m.keys().nth(sub.len() % m.len().max(1)).cloned().unwrap_or(key);
+                        if let Some(Value::Object(inner)) = m.get_mut(&k) {
+                            inner.insert(sub, replacement);
+                        } else {
+                            m.insert(k, replacement);
+                        }
+                        Value::Object(m)
+                    }
+                };
+                (entity, settings)
+            },
+        )
     }
 
     /// The stored configuration, as text.
@@ -219,12 +288,16 @@ mod tests {
             if outcome == "ok" {
                 accepted.set(accepted.get() + 1);
                 // What was accepted works: the generated SQL runs over the real tables.
-                for check in ["SELECT count(*) FROM cf_validation_report()", "SELECT count(*) FROM cf_sync_all()"] {
+                for check in
+                    ["SELECT count(*) FROM cf_validation_report()", "SELECT count(*) FROM cf_sync_all()"]
+                {
                     // Refusals of the extension's own ("coreforge_sync: ...", e.g. the other entities
                     // no longer fit) are fine; an error of PostgreSQL's means generated SQL that fails.
                     let ran = attempt(check);
                     if ran != "ok" && !ran.get(6..).unwrap_or("").starts_with("coreforge_sync:") {
-                        return Err(TestCaseError::fail(format!("{entity} {settings}: accepted, then {check}: {ran}")));
+                        return Err(TestCaseError::fail(format!(
+                            "{entity} {settings}: accepted, then {check}: {ran}"
+                        )));
                     }
                 }
                 // Back to a known configuration for the next case.
@@ -236,7 +309,9 @@ mod tests {
                 }
                 let after = stored();
                 if after != before {
-                    return Err(TestCaseError::fail(format!("{entity} {settings}: refused ({outcome}) but the configuration changed")));
+                    return Err(TestCaseError::fail(format!(
+                        "{entity} {settings}: refused ({outcome}) but the configuration changed"
+                    )));
                 }
             }
             Ok(())

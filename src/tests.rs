@@ -406,8 +406,10 @@ pub(crate) mod tests {
     /// (memberships first: CoreForge's foreign keys), organizations, joins, role changes. Rows
     /// born in CoreForge have ids of their own (c..., d...); updates and deletes reach any row.
     fn random_cf_write(rng: &mut Rng, serial: &mut u64) -> String {
-        let any_user = if rng.below(2) == 0 { user_id(rng.below(40) + 1) } else { cf_user_id(rng.below(20) + 1) };
-        let any_org = if rng.below(2) == 0 { tenant_id(rng.below(8) + 1) } else { cf_org_id(rng.below(5) + 1) };
+        let any_user =
+            if rng.below(2) == 0 { user_id(rng.below(40) + 1) } else { cf_user_id(rng.below(20) + 1) };
+        let any_org =
+            if rng.below(2) == 0 { tenant_id(rng.below(8) + 1) } else { cf_org_id(rng.below(5) + 1) };
         match rng.below(10) {
             0 | 1 => {
                 *serial += 1;
@@ -456,32 +458,46 @@ pub(crate) mod tests {
             let mut rng = Rng(seed);
             let mut serial = seed * 100_000;
             for i in 1..=300 {
-                let sql =
-                    if rng.below(2) == 0 { random_write(&mut rng, &mut serial) } else { random_cf_write(&mut rng, &mut serial) };
+                let sql = if rng.below(2) == 0 {
+                    random_write(&mut rng, &mut serial)
+                } else {
+                    random_cf_write(&mut rng, &mut serial)
+                };
                 Spi::run(&sql).unwrap_or_else(|e| panic!("seed {seed}, write {i}: {sql}: {e}"));
                 if i % 10 == 0 {
                     let failing = failing_checks();
                     assert!(failing.is_empty(), "seed {seed}, write {i} ({sql}): {failing:?}");
                     for (entity, n) in differences() {
                         if entity != "memberships" {
-                            assert_eq!(n, 0, "{entity}: {n} rows differ from the oracle, seed {seed}, write {i}: {sql}");
+                            assert_eq!(
+                                n, 0,
+                                "{entity}: {n} rows differ from the oracle, seed {seed}, write {i}: {sql}"
+                            );
                         }
                     }
                     // A membership born in CoreForge keeps its own id: memberships are compared
                     // by their pair, role and creation time.
                     let n = membership_pair_differences();
-                    assert_eq!(n, 0, "memberships: {n} rows differ from the oracle, seed {seed}, write {i}: {sql}");
+                    assert_eq!(
+                        n, 0,
+                        "memberships: {n} rows differ from the oracle, seed {seed}, write {i}: {sql}"
+                    );
                 }
             }
             let written = count("SELECT sum(inserted + updated + deleted)::bigint FROM cf_sync_legacy()");
-            assert_eq!(written, 0, "seed {seed}: the reverse backfill after the writes changed {written} rows");
-            cf_born = cf_born.max(count(
-                "SELECT count(*) FROM users WHERE id::text LIKE 'c%' AND deleted_at IS NULL",
-            ));
+            assert_eq!(
+                written, 0,
+                "seed {seed}: the reverse backfill after the writes changed {written} rows"
+            );
+            cf_born = cf_born
+                .max(count("SELECT count(*) FROM users WHERE id::text LIKE 'c%' AND deleted_at IS NULL"));
         }
         assert!(cf_born > 0, "the run made users in CoreForge");
         Spi::run("SELECT cf_rollback()").unwrap();
         let written = count("SELECT sum(inserted + updated + deleted)::bigint FROM cf_sync_all()");
-        assert_eq!(written, 0, "after the rollback, a backfill from the legacy tables changed {written} rows");
+        assert_eq!(
+            written, 0,
+            "after the rollback, a backfill from the legacy tables changed {written} rows"
+        );
     }
 }

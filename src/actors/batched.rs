@@ -43,7 +43,11 @@ fn backfill_entities(entity: Option<&str>, batch_size: Option<i32>, pause_ms: Op
     raise(entities_to_walk(entity, batch_size, pause_ms))
 }
 
-fn entities_to_walk(entity: Option<&str>, batch_size: Option<i32>, pause_ms: Option<i32>) -> Result<Vec<String>> {
+fn entities_to_walk(
+    entity: Option<&str>,
+    batch_size: Option<i32>,
+    pause_ms: Option<i32>,
+) -> Result<Vec<String>> {
     rights::authorize("run CALL cf_backfill()")?;
     let shown = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or("NULL".into());
     if !batch_size.is_some_and(|n| BATCH_SIZES.contains(&n)) {
@@ -92,7 +96,10 @@ fn load(kind: EntityKind) -> Result<Option<Pass>> {
         let r = rows.first();
         let i = |n| -> Result<i64> { Ok(r.get::<i64>(n)?.unwrap_or(0)) };
         let Some(started) = r.get::<TimestampWithTimeZone>(11)? else {
-            return Err(state::unreadable(&format!("coreforge_sync.backfill_state (entity {kind})"), "no started_at"));
+            return Err(state::unreadable(
+                &format!("coreforge_sync.backfill_state (entity {kind})"),
+                "no started_at",
+            ));
         };
         Ok(Some(Pass {
             pass: i(1)?,
@@ -149,8 +156,10 @@ fn start(name: &str, batch_size: i32) -> Result<()> {
         return Err(state::unreadable(&format!("coreforge_sync.backfill_state (entity {kind})"), "no row"));
     };
     if let Some(pid) = running_elsewhere(kind)? {
-        return Err(Error::out_of_order(format!("coreforge_sync: a backfill of {name} is already running (backend {pid})"))
-            .hint("SELECT * FROM cf_backfill_progress; shows it."));
+        return Err(Error::out_of_order(format!(
+            "coreforge_sync: a backfill of {name} is already running (backend {pid})"
+        ))
+        .hint("SELECT * FROM cf_backfill_progress; shows it."));
     }
     if current.phase == "done" {
         let estimate = estimate(&e)?;
@@ -302,7 +311,8 @@ fn copy_batch(e: &Entity, pass: &Pass) -> Result<(bool, i64)> {
 
 fn remove_batch(e: &Entity, pass: &Pass) -> Result<(bool, i64)> {
     let cf_key = [("id".to_string(), SqlType::UUID)];
-    let Some((upper, _)) = next_bound(&e.cf_table(), &cf_key, pass.position.as_ref(), pass.batch_size)? else {
+    let Some((upper, _)) = next_bound(&e.cf_table(), &cf_key, pass.position.as_ref(), pass.batch_size)?
+    else {
         finish(e, pass)?;
         return Ok((true, 0));
     };
@@ -431,8 +441,10 @@ fn reset(entity: Option<&str>) -> Result<String> {
     let mut forgotten = Vec::new();
     for kind in kinds {
         if let Some(pid) = running_elsewhere(kind)? {
-            return Err(Error::out_of_order(format!("coreforge_sync: the backfill of {kind} is running (backend {pid})"))
-                .hint(format!("Cancel it first: SELECT pg_cancel_backend({pid});")));
+            return Err(Error::out_of_order(format!(
+                "coreforge_sync: the backfill of {kind} is running (backend {pid})"
+            ))
+            .hint(format!("Cancel it first: SELECT pg_cancel_backend({pid});")));
         }
         let gone = Spi::get_one_with_args::<i64>(
             "WITH d AS (DELETE FROM coreforge_sync.backfill_state WHERE entity = $1 AND phase <> 'done' RETURNING 1) \

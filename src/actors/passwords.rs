@@ -14,8 +14,9 @@ fn users() -> Result<(Entity, String)> {
     let e = config::entity(EntityKind::Users, &state::cf_schema()?)?;
     catalog::check_entity(&e)?;
     let Some(col) = e.secret.clone() else {
-        return Err(Error::invalid("coreforge_sync: no legacy column is mapped to password_hash")
-.hint("Map one: SELECT cf_configure('users', '{\"columns\": {..., \"password_hash\": \"<column>\"}}');"))
+        return Err(Error::invalid("coreforge_sync: no legacy column is mapped to password_hash").hint(
+            "Map one: SELECT cf_configure('users', '{\"columns\": {..., \"password_hash\": \"<column>\"}}');",
+        ));
     };
     Ok((e, col))
 }
@@ -71,7 +72,6 @@ fn cf_password_report(
     })())
 }
 
-
 /// The CoreForge users whose legacy password hash the policy does not keep: they must reset it.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
@@ -109,4 +109,3 @@ fn cf_password_resets(
         Ok(TableIterator::new(rows))
     })())
 }
-

@@ -38,11 +38,18 @@ fn cf_rejects(
                 .filter_map(|r| {
                     let text = |i| r.get::<String>(i).ok().flatten().unwrap_or_default();
                     let ts = |i| r.get::<TimestampWithTimeZone>(i).ok().flatten();
-                    Some((text(1), text(2), text(3), text(4), r.get::<JsonB>(5).ok().flatten(), ts(6)?, ts(7)?))
+                    Some((
+                        text(1),
+                        text(2),
+                        text(3),
+                        text(4),
+                        r.get::<JsonB>(5).ok().flatten(),
+                        ts(6)?,
+                        ts(7)?,
+                    ))
                 })
                 .collect::<Vec<_>>())
         })?;
         Ok(TableIterator::new(rows))
     })())
 }
-

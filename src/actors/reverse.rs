@@ -9,7 +9,9 @@ use crate::errors::{raise, Error, Result};
 use crate::mapping::Entity;
 use crate::settings::{allowed_values, EntityKind, Kind};
 use crate::sqlgen::mirror::Counts;
-use crate::sqlgen::reverse::{assign_write, kind, new_legacy_id, remove_back_write, soft_delete_column, upsert_write, written, Write};
+use crate::sqlgen::reverse::{
+    assign_write, kind, new_legacy_id, remove_back_write, soft_delete_column, upsert_write, written, Write,
+};
 use pgrx::prelude::*;
 
 /// Runs `w` on the legacy table of `e` (planned afresh: the reverse backfill and TRUNCATE).
@@ -183,4 +185,3 @@ fn cf_sync_legacy() -> TableIterator<
         Ok(TableIterator::new(rows))
     })())
 }
-

@@ -25,7 +25,8 @@ fn cf_status() -> TableIterator<
         for e in config::entities()? {
             let count = |sql: String| -> Result<i64> { Ok(Spi::get_one::<i64>(&sql)?.unwrap_or(0)) };
             let legacy_rows = count(format!("SELECT pg_catalog.count(*) FROM {}", e.primary.table()))?;
-            let live_rows = count(format!("SELECT pg_catalog.count(*) FROM {} WHERE {}", e.from(false), e.live()))?;
+            let live_rows =
+                count(format!("SELECT pg_catalog.count(*) FROM {} WHERE {}", e.from(false), e.live()))?;
             let cf_rows = count(format!("SELECT pg_catalog.count(*) FROM {}", e.cf_table()))?;
             let (last, written) = Spi::get_two_with_args::<TimestampWithTimeZone, i64>(
                 "SELECT (SELECT finished_at FROM coreforge_sync.sync_runs WHERE entity = $1 ORDER BY id DESC LIMIT 1), \
@@ -48,4 +49,3 @@ fn cf_status() -> TableIterator<
         Ok(TableIterator::new(rows))
     })())
 }
-

@@ -14,7 +14,8 @@ use crate::mapping::Entity;
 use crate::settings::EntityKind;
 use crate::sqlgen::ids::assign_statement;
 use crate::sqlgen::mirror::{
-    lock_statement, needs_locks, probe, statement, OnError, Scope, BOOKKEEPING, FIRST_BACKFILL_LOCK, NEW_TABLE,
+    lock_statement, needs_locks, probe, statement, OnError, Scope, BOOKKEEPING, FIRST_BACKFILL_LOCK,
+    NEW_TABLE,
 };
 use crate::sqlgen::reverse::{self as reverse_sql, Write};
 use pgrx::datum::DatumWithOid;
@@ -86,7 +87,11 @@ struct Key {
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Plan {
-    Probe { old: bool, new: bool, lock_values: bool },
+    Probe {
+        old: bool,
+        new: bool,
+        lock_values: bool,
+    },
     Assign,
     Lock(Scope),
     Mirror(Scope, OnError),
@@ -99,7 +104,11 @@ enum Plan {
 enum ReverseWrite {
     Assign,
     /// Part `part` of `reverse::statement(old, new)`.
-    Statement { old: bool, new: bool, part: usize },
+    Statement {
+        old: bool,
+        new: bool,
+        part: usize,
+    },
     Revived,
 }
 
@@ -178,9 +187,12 @@ fn run_reverse_write(
     build: &dyn Fn() -> Write,
 ) -> Result<()> {
     let built: OnceCell<Write> = OnceCell::new();
-    owner::run_steps(&e.primary.schema, &e.primary.name, || built.get_or_init(build), |i, sql, arg| {
-        run_with(client, key(i), rows, sql, arg, owner::written)
-    })?;
+    owner::run_steps(
+        &e.primary.schema,
+        &e.primary.name,
+        || built.get_or_init(build),
+        |i, sql, arg| run_with(client, key(i), rows, sql, arg, owner::written),
+    )?;
     Ok(())
 }
 
@@ -192,7 +204,9 @@ fn trigger_target(args: &[String], reverse: bool) -> Result<Target> {
         ));
     };
     let Some(entity) = EntityKind::parse(name) else {
-        return Err(Error::invalid(format!("coreforge_sync: a sync trigger names an unknown entity \"{name}\"")));
+        return Err(Error::invalid(format!(
+            "coreforge_sync: a sync trigger names an unknown entity \"{name}\""
+        )));
     };
     Ok(Target { entity, schema: schema.clone(), generation: generation.clone(), reverse })
 }
@@ -308,9 +322,14 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
                 run_with(client, key(Plan::Mirror(scope, on_error)), rows, &sql, None, |t| Ok(counted(t)?.1))
             })?;
             if let Some(book) = book {
-                run_with(client, key(Plan::Bookkeeping), rows, &|| BOOKKEEPING.to_string(), Some(&book), |_| {
-                    Ok(())
-                })?;
+                run_with(
+                    client,
+                    key(Plan::Bookkeeping),
+                    rows,
+                    &|| BOOKKEEPING.to_string(),
+                    Some(&book),
+                    |_| Ok(()),
+                )?;
             }
             Ok(())
         };

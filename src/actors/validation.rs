@@ -116,14 +116,8 @@ fn checks(e: &Entity) -> Result<Vec<Check>> {
     let [total, excluded, orphaned] = counts(&legacy_sql)?;
 
     let n = e.name();
-    let row = |name: &'static str, l: Option<i64>, c: Option<i64>, d: i64, failed: bool, detail: String| Check {
-        entity: e.kind,
-        name,
-        legacy_count: l,
-        coreforge_count: c,
-        discrepancies: d,
-        failed,
-        detail,
+    let row = |name: &'static str, l: Option<i64>, c: Option<i64>, d: i64, failed: bool, detail: String| {
+        Check { entity: e.kind, name, legacy_count: l, coreforge_count: c, discrepancies: d, failed, detail }
     };
     let count_gap = (legacy - rejected_absent - cf).abs();
     let mut rows = vec![
@@ -224,7 +218,6 @@ fn cf_validation_report() -> TableIterator<
     })())
 }
 
-
 /// The checks of `cf_validation_report()` that fail, as `(entity, check, discrepancies)`, and how
 /// many checks ran: what a phase transition decides on and records.
 pub fn failures(entities: &[Entity]) -> Result<(usize, Vec<(String, String, i64)>)> {
@@ -232,8 +225,11 @@ pub fn failures(entities: &[Entity]) -> Result<(usize, Vec<(String, String, i64)
     for e in entities {
         all.extend(checks(e)?);
     }
-    let failed =
-        all.iter().filter(|c| c.failed).map(|c| (c.entity.to_string(), c.name.to_string(), c.discrepancies)).collect();
+    let failed = all
+        .iter()
+        .filter(|c| c.failed)
+        .map(|c| (c.entity.to_string(), c.name.to_string(), c.discrepancies))
+        .collect();
     Ok((all.len(), failed))
 }
 
@@ -301,7 +297,6 @@ fn cf_missing(
     })())
 }
 
-
 /// Field by field differences between the projection and the cf_ rows of the same key.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
@@ -353,7 +348,6 @@ fn cf_mismatches(
     })())
 }
 
-
 /// CoreForge rows with no live legacy row (a sync would remove them), and why.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
@@ -392,4 +386,3 @@ fn cf_extra(entity: Option<&str>) -> TableIterator<'static, (name!(key, String),
         Ok(TableIterator::new(rows))
     })())
 }
-

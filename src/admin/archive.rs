@@ -43,7 +43,10 @@ fn home_schema(entity: EntityKind) -> Result<String> {
 /// The schema the legacy tables are archived in (an error naming the record when there is none).
 fn archived_in() -> Result<String> {
     archive_schema()?.ok_or_else(|| {
-        state::unreadable("coreforge_sync.settings (key archive_schema)", "the phase is archived but no schema is recorded")
+        state::unreadable(
+            "coreforge_sync.settings (key archive_schema)",
+            "the phase is archived but no schema is recorded",
+        )
     })
 }
 
@@ -70,7 +73,7 @@ fn cf_archive_legacy_impl(archive_schema: Option<&str>) -> Result<String> {
     let archive_schema = archive_schema.unwrap_or_default();
     if archive_schema.trim().is_empty() {
         return Err(Error::null_value("coreforge_sync: the archive schema's name must not be NULL or empty")
-.hint("SELECT cf_archive_legacy('archive');"));
+            .hint("SELECT cf_archive_legacy('archive');"));
     }
     let phase = begin()?;
     match phase {
@@ -78,20 +81,30 @@ fn cf_archive_legacy_impl(archive_schema: Option<&str>) -> Result<String> {
         Phase::Archived if self::archive_schema()?.as_deref() == Some(archive_schema) => {
             return Ok(format!("already archived in schema {archive_schema}: nothing to do"));
         }
-        Phase::Archived => return Err(Error::out_of_order(format!(
+        Phase::Archived => {
+            return Err(Error::out_of_order(format!(
                 "coreforge_sync: the legacy tables are archived in schema {}, not {archive_schema}",
                 self::archive_schema()?.unwrap_or_default()
             ))
-.hint(phase.hint())),
-        Phase::SideBySide | Phase::Cutover => return Err(Error::out_of_order(format!("coreforge_sync: cannot archive the legacy tables in phase {phase}: they must be frozen first"))
-.detail("Archiving takes them away from any application instance still writing them.")
-.hint(if phase == Phase::Cutover {
+            .hint(phase.hint()))
+        }
+        Phase::SideBySide | Phase::Cutover => {
+            return Err(Error::out_of_order(format!(
+            "coreforge_sync: cannot archive the legacy tables in phase {phase}: they must be frozen first"
+        ))
+            .detail("Archiving takes them away from any application instance still writing them.")
+            .hint(if phase == Phase::Cutover {
                 "SELECT cf_freeze_legacy(); first."
             } else {
                 "SELECT cf_cutover(); then SELECT cf_freeze_legacy(); first."
-            })),
-        Phase::Dropped => return Err(Error::out_of_order("coreforge_sync: the legacy tables were already archived and dropped")
-.hint(phase.hint())),
+            }))
+        }
+        Phase::Dropped => {
+            return Err(Error::out_of_order(
+                "coreforge_sync: the legacy tables were already archived and dropped",
+            )
+            .hint(phase.hint()))
+        }
     }
     let entities = entities()?;
     let v = validate(&entities)?;
@@ -106,12 +119,18 @@ fn cf_archive_legacy_impl(archive_schema: Option<&str>) -> Result<String> {
     }
     for e in &entities {
         if e.primary.schema == archive_schema {
-            return Err(Error::invalid(format!("coreforge_sync: {} is already in schema {archive_schema}", e.primary.display()))
-.hint("Archive into another schema: SELECT cf_archive_legacy('legacy_archive');"));
+            return Err(Error::invalid(format!(
+                "coreforge_sync: {} is already in schema {archive_schema}",
+                e.primary.display()
+            ))
+            .hint("Archive into another schema: SELECT cf_archive_legacy('legacy_archive');"));
         }
         if relation_exists(archive_schema, &e.primary.name)? {
-            return Err(Error::duplicate_table(format!("coreforge_sync: {archive_schema}.{} exists already", e.primary.name))
-.hint("Move it away, or archive into another schema."));
+            return Err(Error::duplicate_table(format!(
+                "coreforge_sync: {archive_schema}.{} exists already",
+                e.primary.name
+            ))
+            .hint("Move it away, or archive into another schema."));
         }
     }
     if Spi::get_one_with_args::<bool>(
@@ -139,7 +158,8 @@ fn cf_archive_legacy_impl(archive_schema: Option<&str>) -> Result<String> {
         Some(&v),
         Some(archive_schema),
     )?;
-    let moved: Vec<String> = entities.iter().map(|e| format!("{archive_schema}.{}", e.primary.name)).collect();
+    let moved: Vec<String> =
+        entities.iter().map(|e| format!("{archive_schema}.{}", e.primary.name)).collect();
     Ok(format!(
         "phase archived: {} (CoreForge writes are no longer mirrored; cf_restore_legacy() brings them back)",
         moved.join(", ")
@@ -155,8 +175,12 @@ pub fn restore(from: Phase) -> Result<()> {
     for e in &archived {
         let home = home_schema(e.kind)?;
         if relation_exists(&home, &e.primary.name)? {
-            return Err(Error::duplicate_table(format!("coreforge_sync: cannot restore {}: {home}.{} exists", e.primary.display(), e.primary.name))
-.hint("Move it away first."));
+            return Err(Error::duplicate_table(format!(
+                "coreforge_sync: cannot restore {}: {home}.{} exists",
+                e.primary.display(),
+                e.primary.name
+            ))
+            .hint("Move it away first."));
         }
     }
     lock(&legacy_tables(&archived), "ACCESS EXCLUSIVE")?;
@@ -189,8 +213,12 @@ fn cf_restore_legacy_impl() -> Result<String> {
         Phase::SideBySide | Phase::Cutover | Phase::LegacyFrozen => {
             return Ok(format!("not archived (phase {phase}): nothing to do"));
         }
-        Phase::Dropped => return Err(Error::out_of_order("coreforge_sync: cannot restore the legacy tables: the archive was dropped")
-.hint(phase.hint())),
+        Phase::Dropped => {
+            return Err(Error::out_of_order(
+                "coreforge_sync: cannot restore the legacy tables: the archive was dropped",
+            )
+            .hint(phase.hint()))
+        }
     }
     restore(phase)?;
     let tables: Vec<String> = entities()?.iter().map(|e| e.primary.display()).collect();
@@ -216,14 +244,20 @@ fn cf_drop_archive_impl(confirm: Option<&str>, force: Option<bool>) -> Result<St
     match phase {
         Phase::Archived => {}
         Phase::Dropped => return Ok("already dropped: nothing to do".into()),
-        _ => return Err(Error::out_of_order(format!("coreforge_sync: there is no archive to drop (phase {phase})"))
-.hint(phase.hint())),
+        _ => {
+            return Err(Error::out_of_order(format!(
+                "coreforge_sync: there is no archive to drop (phase {phase})"
+            ))
+            .hint(phase.hint()))
+        }
     }
     let archive = archived_in()?;
     if confirm != Some(archive.as_str()) {
-        return Err(Error::invalid(format!("coreforge_sync: confirm with the archive schema's name, {archive}"))
-.detail("Dropping the archive deletes the legacy tables for good.")
-.hint(format!("SELECT cf_drop_archive({});", crate::quote::literal(&archive))));
+        return Err(Error::invalid(format!(
+            "coreforge_sync: confirm with the archive schema's name, {archive}"
+        ))
+        .detail("Dropping the archive deletes the legacy tables for good.")
+        .hint(format!("SELECT cf_drop_archive({});", crate::quote::literal(&archive))));
     }
     let retention =
         Spi::get_one::<String>("SELECT pg_catalog.current_setting('coreforge_sync.archive_retention')")?
@@ -251,15 +285,17 @@ fn cf_drop_archive_impl(confirm: Option<&str>, force: Option<bool>) -> Result<St
     )?;
     let archived_at = archived_at.unwrap_or_default();
     if young && !force {
-        return Err(Error::out_of_order(format!("coreforge_sync: the archive is younger than coreforge_sync.archive_retention ({retention})"))
-.detail(format!(
-                "Archived at {archived_at}; it may be dropped from {}.",
-                droppable_at.unwrap_or_default()
-            ))
-.hint(format!(
-                "Wait, or SELECT cf_drop_archive({}, force => true); (recorded in cf_history()).",
-                crate::quote::literal(&archive)
-            )));
+        return Err(Error::out_of_order(format!(
+            "coreforge_sync: the archive is younger than coreforge_sync.archive_retention ({retention})"
+        ))
+        .detail(format!(
+            "Archived at {archived_at}; it may be dropped from {}.",
+            droppable_at.unwrap_or_default()
+        ))
+        .hint(format!(
+            "Wait, or SELECT cf_drop_archive({}, force => true); (recorded in cf_history()).",
+            crate::quote::literal(&archive)
+        )));
     }
     let archived = entities()?;
     lock(&legacy_tables(&archived), "ACCESS EXCLUSIVE")?;

@@ -112,12 +112,13 @@ fn cf_create_compat_views() -> TableIterator<
             ));
             created.push((home.clone(), e.primary.name.clone()));
         }
-        let list = serde_json::Value::from(created.iter().map(|(s, n)| vec![s.clone(), n.clone()]).collect::<Vec<_>>());
+        let list = serde_json::Value::from(
+            created.iter().map(|(s, n)| vec![s.clone(), n.clone()]).collect::<Vec<_>>(),
+        );
         state::set_setting("compat_views", &list.to_string())?;
         Ok(TableIterator::new(rows))
     })())
 }
-
 
 /// Gives `view` the privileges on `table` (SELECT, INSERT, UPDATE, DELETE) of every role but the owner.
 fn copy_grants(table: &str, view: &str) -> Result<()> {

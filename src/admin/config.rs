@@ -32,7 +32,12 @@ fn cf_configure_impl(entity: Option<&str>, settings: Option<JsonB>) -> Result<Js
         Some(s) => {
             let refs = if entity == EntityKind::Memberships {
                 let mut ignore = Vec::new();
-                let u = config::resolve_live(EntityKind::Users, config::settings(EntityKind::Users)?, None, &mut ignore)?;
+                let u = config::resolve_live(
+                    EntityKind::Users,
+                    config::settings(EntityKind::Users)?,
+                    None,
+                    &mut ignore,
+                )?;
                 let o = config::resolve_live(
                     EntityKind::Organizations,
                     config::settings(EntityKind::Organizations)?,
@@ -117,8 +122,8 @@ fn cf_config() -> TableIterator<
     })())
 }
 
-
 /// Effective settings as JSON.
 fn as_json(s: &crate::settings::Settings) -> Result<serde_json::Value> {
-    serde_json::to_value(s).map_err(|e| Error::invalid(format!("coreforge_sync: settings do not serialize: {e}")))
+    serde_json::to_value(s)
+        .map_err(|e| Error::invalid(format!("coreforge_sync: settings do not serialize: {e}")))
 }

@@ -90,7 +90,6 @@ fn cf_history() -> TableIterator<
     })())
 }
 
-
 /// Makes CoreForge the source of truth: from now on CoreForge writes are mirrored back into the
 /// legacy tables, and legacy writes keep being mirrored forward (old and new application instances
 /// can run side by side). Refuses while the validation fails, unless forced with a reason.
@@ -110,8 +109,8 @@ fn cf_cutover_impl(force: Option<bool>, reason: Option<&str>) -> Result<String> 
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if force && reason.is_none() {
         return Err(Error::invalid("coreforge_sync: a forced cutover needs a reason")
-.detail("It is recorded in cf_history() with the failing checks.")
-.hint("SELECT cf_cutover(force => true, reason => 'why the failing checks are acceptable');"));
+            .detail("It is recorded in cf_history() with the failing checks.")
+            .hint("SELECT cf_cutover(force => true, reason => 'why the failing checks are acceptable');"));
     }
     let entities = entities()?;
     let mut off: Vec<String> = Vec::new();
@@ -176,8 +175,12 @@ fn cf_rollback_impl() -> Result<String> {
     let mut phase = begin()?;
     match phase {
         Phase::SideBySide => return Ok("already side_by_side: nothing to do".into()),
-        Phase::Dropped => return Err(Error::out_of_order("coreforge_sync: cannot roll back: the legacy tables were dropped (phase dropped)")
-.hint(phase.hint())),
+        Phase::Dropped => {
+            return Err(Error::out_of_order(
+                "coreforge_sync: cannot roll back: the legacy tables were dropped (phase dropped)",
+            )
+            .hint(phase.hint()))
+        }
         Phase::Archived => {
             archive::restore(phase)?;
             phase = Phase::LegacyFrozen;
@@ -245,14 +248,21 @@ fn cf_unfreeze_legacy_impl() -> Result<String> {
     let phase = begin()?;
     match phase {
         Phase::LegacyFrozen => {}
-        Phase::SideBySide | Phase::Cutover => return Ok(format!("not frozen (phase {phase}): nothing to do")),
-        Phase::Archived | Phase::Dropped => return Err(Error::out_of_order(format!("coreforge_sync: cannot unfreeze the legacy tables in phase {phase}: they are not in place"))
-.hint(phase.hint())),
+        Phase::SideBySide | Phase::Cutover => {
+            return Ok(format!("not frozen (phase {phase}): nothing to do"))
+        }
+        Phase::Archived | Phase::Dropped => {
+            return Err(Error::out_of_order(format!(
+                "coreforge_sync: cannot unfreeze the legacy tables in phase {phase}: they are not in place"
+            ))
+            .hint(phase.hint()))
+        }
     }
     let entities = entities()?;
     let v = validate(&entities)?;
     lock(&legacy_tables(&entities), "ACCESS EXCLUSIVE")?;
     triggers::arm(Phase::Cutover, &entities)?;
     record("cf_unfreeze_legacy", phase, Phase::Cutover, None, false, Some(&v), None)?;
-    Ok("phase cutover: the application may write the legacy tables again; both directions are mirrored".into())
+    Ok("phase cutover: the application may write the legacy tables again; both directions are mirrored"
+        .into())
 }

@@ -84,4 +84,3 @@ pub fn not_null(value: Option<bool>, name: &str) -> Result<bool> {
             .hint(format!("Pass {name} => true or {name} => false."))
     })
 }
-

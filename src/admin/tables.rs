@@ -127,7 +127,7 @@ fn cf_create_tables(target_schema: default!(Option<&str>, "'public'")) -> String
 fn cf_create_tables_impl(target_schema: Option<&str>) -> Result<String> {
     let Some(schema) = target_schema else {
         return Err(Error::invalid("coreforge_sync: target_schema must not be NULL")
-.hint("Call SELECT cf_create_tables(); for schema public, or name a schema."));
+            .hint("Call SELECT cf_create_tables(); for schema public, or name a schema."));
     };
     let exists = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
@@ -136,12 +136,14 @@ fn cf_create_tables_impl(target_schema: Option<&str>) -> Result<String> {
     .unwrap_or(false);
     if !exists {
         return Err(Error::no_schema(format!("coreforge_sync: schema \"{schema}\" does not exist"))
-.hint(format!("CREATE SCHEMA {} first.", ident(schema))));
+            .hint(format!("CREATE SCHEMA {} first.", ident(schema))));
     }
     if let Some(current) = state::setting("cf_schema")? {
         if current != schema && catalog::table_exists(&current, "cf_users")? {
-            return Err(Error::duplicate_table(format!("coreforge_sync: the CoreForge tables already live in schema \"{current}\""))
-.hint("coreforge_sync manages one set of cf_ tables per database."));
+            return Err(Error::duplicate_table(format!(
+                "coreforge_sync: the CoreForge tables already live in schema \"{current}\""
+            ))
+            .hint("coreforge_sync manages one set of cf_ tables per database."));
         }
     }
 
@@ -162,10 +164,10 @@ fn cf_create_tables_impl(target_schema: Option<&str>) -> Result<String> {
     }
     if !problems.is_empty() {
         return Err(Error::bad_table(format!(
-                "coreforge_sync: existing CoreForge tables in schema \"{schema}\" are not compatible: {}",
-                problems.join("; ")
-            ))
-.hint("Fix or drop these tables; cf_create_tables() creates them as CoreForge's Ent schema does."));
+            "coreforge_sync: existing CoreForge tables in schema \"{schema}\" are not compatible: {}",
+            problems.join("; ")
+        ))
+        .hint("Fix or drop these tables; cf_create_tables() creates them as CoreForge's Ent schema does."));
     }
 
     let mut actions = Vec::new();

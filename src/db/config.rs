@@ -98,7 +98,10 @@ pub fn generation() -> Result<i64> {
     match state::setting("config_generation")? {
         None => Ok(0),
         Some(g) => g.parse().map_err(|_| {
-            state::unreadable("coreforge_sync.settings (key config_generation)", &format!("{g:?} is not a number"))
+            state::unreadable(
+                "coreforge_sync.settings (key config_generation)",
+                &format!("{g:?} is not a number"),
+            )
         }),
     }
 }
@@ -121,7 +124,11 @@ pub fn entity(kind: EntityKind, cf_schema: &str) -> Result<Entity> {
 pub fn all(cf_schema: &str) -> Result<Vec<Entity>> {
     phase::require_legacy_tables()?;
     let [ru, ro, rm] = resolve_all()?;
-    Ok(vec![build_single(&ru, cf_schema)?, build_single(&ro, cf_schema)?, build_memberships(&ru, &ro, &rm, cf_schema)?])
+    Ok(vec![
+        build_single(&ru, cf_schema)?,
+        build_single(&ro, cf_schema)?,
+        build_memberships(&ru, &ro, &rm, cf_schema)?,
+    ])
 }
 
 /// All three entities in the schema of the cf_ tables, those tables checked.

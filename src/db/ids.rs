@@ -30,9 +30,11 @@ pub fn ensure_mapping_table(entity: EntityKind, id_type: SqlType) -> Result<()> 
         Some(t) => {
             let rows = Spi::get_one::<i64>(&format!("SELECT pg_catalog.count(*) FROM {table}"))?;
             if rows.unwrap_or(0) > 0 {
-                return Err(Error::out_of_order(format!("coreforge_sync: {table} maps {t} ids, not {id_type}"))
-                    .detail("Its ids were assigned to legacy rows and are kept forever.")
-                    .hint("Configure the id column of the same type, or move the mapping table away first."));
+                return Err(Error::out_of_order(format!(
+                    "coreforge_sync: {table} maps {t} ids, not {id_type}"
+                ))
+                .detail("Its ids were assigned to legacy rows and are kept forever.")
+                .hint("Configure the id column of the same type, or move the mapping table away first."));
             }
             Spi::run(&format!("DROP TABLE {table}"))?;
             ensure_mapping_table(entity, id_type)?;

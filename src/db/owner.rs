@@ -26,7 +26,8 @@ fn owner_of(schema: &str, name: &str) -> Option<pg_sys::Oid> {
         if rel == pg_sys::InvalidOid {
             return None;
         }
-        let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as _, pg_sys::Datum::from(rel));
+        let tuple =
+            pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as _, pg_sys::Datum::from(rel));
         if tuple.is_null() {
             return None;
         }
@@ -114,10 +115,15 @@ pub fn run_steps<'w>(
 /// [`run_steps`], each step planned afresh (the backfills).
 pub fn run(schema: &str, name: &str, w: &Write) -> Result<Written> {
     pgrx::spi::Spi::connect_mut(|client| {
-        run_steps(schema, name, || w, |_, sql, arg| {
-            let args: Vec<pgrx::datum::DatumWithOid> = arg.map(Into::into).into_iter().collect();
-            written(client.update(sql().as_str(), None, &args)?)
-        })
+        run_steps(
+            schema,
+            name,
+            || w,
+            |_, sql, arg| {
+                let args: Vec<pgrx::datum::DatumWithOid> = arg.map(Into::into).into_iter().collect();
+                written(client.update(sql().as_str(), None, &args)?)
+            },
+        )
     })
 }
 
@@ -125,5 +131,10 @@ pub fn run(schema: &str, name: &str, w: &Write) -> Result<Written> {
 pub fn written(row: pgrx::spi::SpiTupleTable<'_>) -> Result<Written> {
     let row = row.first();
     let count = |i| -> Result<i64> { Ok(row.get::<i64>(i)?.unwrap_or(0)) };
-    Ok(Written { inserted: count(1)?, updated: count(2)?, deleted: count(3)?, payload: row.get::<String>(4)? })
+    Ok(Written {
+        inserted: count(1)?,
+        updated: count(2)?,
+        deleted: count(3)?,
+        payload: row.get::<String>(4)?,
+    })
 }

@@ -67,11 +67,13 @@ impl fmt::Display for Phase {
 /// The phase: the newest transition's, side_by_side before the first. A history that cannot be
 /// read, or that names no phase, is an error naming the record (never a guess).
 pub fn current() -> Result<Phase> {
-    let unreadable = |e: pgrx::spi::SpiError| state::unreadable("coreforge_sync.phase_history", &e.to_string());
+    let unreadable =
+        |e: pgrx::spi::SpiError| state::unreadable("coreforge_sync.phase_history", &e.to_string());
     // An install of 0.1.0 (before the phases) has no history: it is side by side.
-    let exists = Spi::get_one::<bool>("SELECT pg_catalog.to_regclass('coreforge_sync.phase_history') IS NOT NULL")
-        .map_err(unreadable)?
-        .unwrap_or(false);
+    let exists =
+        Spi::get_one::<bool>("SELECT pg_catalog.to_regclass('coreforge_sync.phase_history') IS NOT NULL")
+            .map_err(unreadable)?
+            .unwrap_or(false);
     if !exists {
         return Ok(Phase::SideBySide);
     }
@@ -144,7 +146,10 @@ fn wait_for(sql: &str, holder: &str) -> Result<()> {
 /// Locks `tables` in `mode`, each within `lock_timeout`.
 pub fn lock(tables: &[(String, String)], mode: &str) -> Result<()> {
     for (table, shown) in tables {
-        wait_for(&format!("LOCK TABLE {table} IN {mode} MODE"), &format!("an application transaction on {shown}"))?;
+        wait_for(
+            &format!("LOCK TABLE {table} IN {mode} MODE"),
+            &format!("an application transaction on {shown}"),
+        )?;
     }
     Ok(())
 }
@@ -165,4 +170,3 @@ pub fn require_legacy_tables() -> Result<()> {
     }
     Ok(())
 }
-

@@ -78,8 +78,10 @@ pub fn require_create_in(schema: &str) -> Result<()> {
     .unwrap_or(false);
     if !may {
         let who = caller_name()?;
-        return Err(Error::rights(format!("coreforge_sync: role \"{who}\" may not create tables in schema \"{schema}\""))
-            .hint(format!("GRANT CREATE ON SCHEMA {} TO {};", ident(schema), ident(&who))));
+        return Err(Error::rights(format!(
+            "coreforge_sync: role \"{who}\" may not create tables in schema \"{schema}\""
+        ))
+        .hint(format!("GRANT CREATE ON SCHEMA {} TO {};", ident(schema), ident(&who))));
     }
     Ok(())
 }

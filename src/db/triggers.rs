@@ -46,7 +46,9 @@ impl Kind {
                 ("coreforge_sync_reverse_delete", "AFTER DELETE", true, false),
                 ("coreforge_sync_reverse_truncate", "AFTER TRUNCATE", false, false),
             ],
-            Kind::Freeze => &[("coreforge_sync_freeze", "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE", false, false)],
+            Kind::Freeze => {
+                &[("coreforge_sync_freeze", "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE", false, false)]
+            }
         }
     }
 
@@ -199,4 +201,3 @@ pub fn arm(phase: Phase, entities: &[Entity]) -> Result<()> {
     }
     Ok(())
 }
-

@@ -690,7 +690,8 @@ pub fn build_single(r: &Resolved, cf_schema: &str) -> Result<Entity> {
     let id = primary_id(r)?;
     let key = KeyCol { legacy: id, cf: "id", proj: primary.cf_id(), map: primary.map.clone() };
     let label = columns.iter().find(|c| c.cf == unique).map(|c| c.expr.clone()).unwrap_or("NULL".into());
-    let secret = if kind == EntityKind::Users { r.settings.columns.get("password_hash").cloned() } else { None };
+    let secret =
+        if kind == EntityKind::Users { r.settings.columns.get("password_hash").cloned() } else { None };
     Ok(Entity {
         kind,
         cf_schema: cf_schema.to_string(),

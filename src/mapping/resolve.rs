@@ -5,7 +5,10 @@
 use super::{Catalog, ColumnInfo, SqlType};
 use crate::errors::Result;
 use crate::quote::{ident, literal};
-use crate::settings::{allowed_values, cf_column, cf_columns, split_table, EntityKind, IdStrategy, Kind, Settings, PASSWORD_FORMATS};
+use crate::settings::{
+    allowed_values, cf_column, cf_columns, split_table, EntityKind, IdStrategy, Kind, Settings,
+    PASSWORD_FORMATS,
+};
 
 /// An entity's settings, checked against the catalog, ready for `mapping.rs`.
 #[derive(Clone, Debug)]

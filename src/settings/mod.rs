@@ -142,7 +142,9 @@ fn known_keys(entity: EntityKind) -> &'static [&'static str] {
         EntityKind::Organizations => {
             &["table", "id", "soft_delete", "columns", "values", "defaults", "normalize_slugs"]
         }
-        EntityKind::Memberships => &["table", "soft_delete", "columns", "values", "defaults", "user_ref", "organization_ref"],
+        EntityKind::Memberships => {
+            &["table", "soft_delete", "columns", "values", "defaults", "user_ref", "organization_ref"]
+        }
     }
 }
 

@@ -17,8 +17,8 @@
 //!   brings its live memberships back.
 
 use crate::mapping::{problem_code, problem_message, Entity, Parent, ParentCheck};
-use crate::settings::EntityKind;
 use crate::quote::{ident, literal};
+use crate::settings::EntityKind;
 
 /// Which rows a mirror statement covers.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -359,7 +359,9 @@ fn presence_changed(e: &Entity, old: bool, new: bool) -> String {
 /// a join. Only for scopes where [`needs_locks`] holds.
 pub fn lock_statement(e: &Entity, deps: &[&Entity], scope: Scope) -> String {
     // Only a trigger's scope takes its locks apart ([`needs_locks`]); any other locks nothing.
-    let Scope::Statement { old, new, remove, cascade, .. } = scope else { return "SELECT 1 WHERE false".into() };
+    let Scope::Statement { old, new, remove, cascade, .. } = scope else {
+        return "SELECT 1 WHERE false".into();
+    };
     let legacy_keys = e.legacy_key_names();
     let mut locks: Vec<String> = Vec::new();
     if !e.parents.is_empty() {
@@ -395,13 +397,7 @@ pub fn lock_statement(e: &Entity, deps: &[&Entity], scope: Scope) -> String {
                     std::iter::once(d.primary.alias).chain(others.iter().map(|p| p.source.alias)).collect();
                 let order: Vec<String> = others
                     .iter()
-                    .map(|p| {
-                        format!(
-                            "{}.{}",
-                            p.source.alias,
-                            ident(p.source.id.as_deref().unwrap_or("id"))
-                        )
-                    })
+                    .map(|p| format!("{}.{}", p.source.alias, ident(p.source.id.as_deref().unwrap_or("id"))))
                     .collect();
                 locks.push(format!(
                     "SELECT 1 FROM {from} WHERE {a}.{fk} IN ({arriving}) ORDER BY {order} FOR SHARE OF {others}",
@@ -438,7 +434,9 @@ pub fn lock_statement(e: &Entity, deps: &[&Entity], scope: Scope) -> String {
 /// own rows by writing them.) Cheap: the trigger asks on every call, and builds the SQL only once.
 pub fn needs_locks(e: &Entity, scope: Scope) -> bool {
     match scope {
-        Scope::Statement { cascade, .. } => !e.parents.is_empty() || (cascade && e.kind != EntityKind::Memberships),
+        Scope::Statement { cascade, .. } => {
+            !e.parents.is_empty() || (cascade && e.kind != EntityKind::Memberships)
+        }
         _ => false,
     }
 }

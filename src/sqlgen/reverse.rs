@@ -65,7 +65,9 @@ pub fn written(e: &Entity) -> Vec<Written<'_>> {
     let mut out: Vec<Written> = Vec::new();
     for col in &e.columns {
         let Some(legacy) = col.legacy.as_deref() else { continue };
-        if e.key.iter().any(|k| k.legacy == legacy) || soft == Some(legacy) || out.iter().any(|w| w.legacy == legacy)
+        if e.key.iter().any(|k| k.legacy == legacy)
+            || soft == Some(legacy)
+            || out.iter().any(|w| w.legacy == legacy)
         {
             continue;
         }
@@ -151,7 +153,13 @@ fn key_types(e: &Entity) -> Vec<String> {
     let types = &e.primary.columns;
     e.key
         .iter()
-        .map(|k| types.iter().find(|c| c.name == k.legacy).map(|c| c.type_base.clone()).unwrap_or_else(|| "text".into()))
+        .map(|k| {
+            types
+                .iter()
+                .find(|c| c.name == k.legacy)
+                .map(|c| c.type_base.clone())
+                .unwrap_or_else(|| "text".into())
+        })
         .collect()
 }
 
@@ -251,7 +259,9 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
     let mut sets: Vec<String> = cols
         .iter()
         .enumerate()
-        .map(|(i, w)| format!("{lc} = CASE WHEN s.w{n} THEN s.n{n} ELSE {a}.{lc} END", lc = ident(w.legacy), n = i + 1))
+        .map(|(i, w)| {
+            format!("{lc} = CASE WHEN s.w{n} THEN s.n{n} ELSE {a}.{lc} END", lc = ident(w.legacy), n = i + 1)
+        })
         .collect();
     match &e.primary.soft_delete {
         Some(SoftDelete::Timestamp(c)) => sets.push(format!("{} = NULL", ident(c))),
@@ -321,7 +331,10 @@ fn removal_write(e: &Entity, gone: &str) -> Write {
                 SoftDelete::Timestamp(c) => format!("{} = pg_catalog.now()", ident(c)),
                 SoftDelete::Boolean(c) => format!("{} = true", ident(c)),
             };
-            format!("UPDATE {table} {a} SET {set} FROM g WHERE {matched} AND {} RETURNING 1", e.primary.live(a))
+            format!(
+                "UPDATE {table} {a} SET {set} FROM g WHERE {matched} AND {} RETURNING 1",
+                e.primary.live(a)
+            )
         }
         None => format!("DELETE FROM {table} {a} USING g WHERE {matched} RETURNING 1"),
     };
@@ -350,7 +363,10 @@ pub fn statement(e: &Entity, old: bool, new: bool) -> Vec<Write> {
         } else {
             String::new()
         };
-        out.push(removal_write(e, &format!("SELECT {} FROM {OLD_TABLE} o{not_kept}", legacy_keys_of(e, "o"))));
+        out.push(removal_write(
+            e,
+            &format!("SELECT {} FROM {OLD_TABLE} o{not_kept}", legacy_keys_of(e, "o")),
+        ));
     }
     out
 }
@@ -389,4 +405,3 @@ pub fn revived_dependents_write(dependent: &Entity, parent: &Entity, rel: &str) 
     );
     Some(remove_back_write(dependent, &filter))
 }
-

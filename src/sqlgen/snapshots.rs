@@ -209,7 +209,8 @@ fn entities(cat: &Fixed, settings: impl Fn(EntityKind) -> Value) -> Vec<Entity> 
     let o = resolved(EntityKind::Organizations, None);
     let m = resolved(EntityKind::Memberships, Some((&u, &o)));
     assert!(problems.is_empty(), "{problems:?}");
-    let built = [build_single(&u, "public"), build_single(&o, "public"), build_memberships(&u, &o, &m, "public")];
+    let built =
+        [build_single(&u, "public"), build_single(&o, "public"), build_memberships(&u, &o, &m, "public")];
     built.into_iter().map(|e| e.expect("the entities build")).collect()
 }
 
