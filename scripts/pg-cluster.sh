@@ -110,6 +110,7 @@ max_prepared_transactions = 10
 timezone = 'UTC'
 lc_messages = 'C'
 log_line_prefix = '%m [%p] %q%u@%d '
+${CLUSTER_EXTRA_CONF:-}
 EOF
 }
 

@@ -88,7 +88,10 @@ run_unit() {
 # ---- the shared cluster -------------------------------------------------------------------------
 ensure_cluster() {
     if [ "$CLUSTER_STARTED" -eq 0 ]; then
-        scripts/pg-cluster.sh start "$CLUSTER_DIR" "$PORT" || return 1
+        # pg_stat_statements (track = all, set per session) counts the statements a trigger runs
+        # (19_statements_per_write).
+        CLUSTER_EXTRA_CONF="shared_preload_libraries = 'pg_stat_statements'" \
+            scripts/pg-cluster.sh start "$CLUSTER_DIR" "$PORT" || return 1
         CLUSTER_STARTED=1
         eval "$(scripts/pg-cluster.sh env "$CLUSTER_DIR" "$PORT")"
     fi

@@ -8,7 +8,7 @@
 
 use crate::actors::{backfill, reverse};
 use crate::db::spi::counted;
-use crate::db::{config, guard, owner};
+use crate::db::{config, guard, owner, transition};
 use crate::errors::{raise, Error, Result};
 use crate::mapping::Entity;
 use crate::settings::EntityKind;
@@ -221,6 +221,12 @@ fn operation(trigger: &PgTrigger<'_>) -> Result<Option<(bool, bool)>, PgTriggerE
     })
 }
 
+/// Whether the firing statement is an UPDATE that changed none of `columns` in any row: then
+/// there is nothing to mirror, and the trigger runs no statement at all.
+fn unchanged(td: &pg_sys::TriggerData, old: bool, new: bool, columns: &[&str]) -> bool {
+    old && new && transition::attnums(td, columns).is_some_and(|a| !transition::update_changes(td, &a))
+}
+
 /// How many rows the firing statement touched (its transition table's size).
 fn transition_rows(td: &pg_sys::TriggerData) -> i64 {
     let table = if td.tg_newtable.is_null() { td.tg_oldtable } else { td.tg_newtable };
@@ -260,7 +266,7 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
         return Ok(());
     };
     let rows = transition_rows(td);
-    if rows == 0 {
+    if rows == 0 || unchanged(td, old, new, &e.legacy_columns_read()) {
         return Ok(());
     }
     let deps = target_dependents(&target)?;
@@ -371,7 +377,7 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
         return Ok(());
     };
     let rows = transition_rows(td);
-    if rows == 0 {
+    if rows == 0 || unchanged(td, old, new, &e.cf_columns_read()) {
         return Ok(());
     }
     // Only an insert can bring a soft-deleted legacy row back (an update finds no cf_ row

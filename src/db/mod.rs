@@ -12,4 +12,5 @@ pub mod phase;
 pub mod rights;
 pub mod spi;
 pub mod state;
+pub mod transition;
 pub mod triggers;

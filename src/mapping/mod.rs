@@ -302,6 +302,24 @@ impl Entity {
         self.key.iter().map(|k| format!("{alias}.{}", ident(k.cf))).collect::<Vec<_>>().join(", ")
     }
 
+    /// The columns of the legacy table the projection reads: the key, the mapped columns and the
+    /// soft-delete column. An UPDATE that changes none of them changes nothing CoreForge holds.
+    pub fn legacy_columns_read(&self) -> Vec<&str> {
+        let mut cols: Vec<&str> = self.key.iter().map(|k| k.legacy.as_str()).collect();
+        cols.extend(self.columns.iter().filter_map(|c| c.legacy.as_deref()));
+        if let Some(SoftDelete::Timestamp(c) | SoftDelete::Boolean(c)) = &self.primary.soft_delete {
+            cols.push(c);
+        }
+        cols.sort_unstable();
+        cols.dedup();
+        cols
+    }
+
+    /// The columns of the cf_ table the reverse sync reads: the key and the mapped columns.
+    pub fn cf_columns_read(&self) -> Vec<&str> {
+        self.key.iter().map(|k| k.cf).chain(self.columns.iter().map(|c| c.cf)).collect()
+    }
+
     /// `SELECT <cf key> FROM (<legacy keys query>) g`: the CoreForge keys of legacy keys.
     pub fn cf_keys_of(&self, legacy_keys: &str) -> String {
         let exprs: Vec<String> =

@@ -1,0 +1,104 @@
+//! The transition tables of the statement a trigger fires for, read directly (no SQL): whether an
+//! UPDATE changed any of the columns the mirror reads. When it changed none (an `updated_at`
+//! touch, a column the mapping does not read), the trigger has nothing to do and runs no statement.
+
+use pgrx::pg_sys;
+use std::ffi::CStr;
+
+/// The attribute numbers of `columns` in the trigger's table; None when one of them is not there
+/// (the caller then takes the full path).
+pub fn attnums(td: &pg_sys::TriggerData, columns: &[&str]) -> Option<Vec<usize>> {
+    // SAFETY: the relation and its tuple descriptor are valid for the trigger call.
+    let desc = unsafe { &*(*td.tg_relation).rd_att };
+    let attrs = unsafe { desc.attrs.as_slice(desc.natts as usize) };
+    columns
+        .iter()
+        .map(|name| {
+            attrs.iter().position(|a| {
+                // SAFETY: attname is a NUL-terminated NameData.
+                !a.attisdropped && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) }.to_bytes() == name.as_bytes()
+            })
+        })
+        .collect()
+}
+
+/// Whether some row of an UPDATE has, in one of the columns `attnums` (0-based), a value other than
+/// its old one. Rows are paired in order: PostgreSQL appends each updated row's old and new versions
+/// to the two transition tables together. Values are compared as stored (a value stored
+/// differently, say compressed on one side only, counts as changed: the full path then runs).
+/// Anything unexpected (no tables, different row counts) counts as changed.
+pub fn update_changes(td: &pg_sys::TriggerData, attnums: &[usize]) -> bool {
+    let (old, new) = (td.tg_oldtable, td.tg_newtable);
+    if old.is_null() || new.is_null() {
+        return true;
+    }
+    // SAFETY: the transition tables and the relation are valid for this trigger call. Each store is
+    // read through a read pointer of our own, rewound first; the scans of the statements that read
+    // the tables later allocate, select and rewind their own (nodeNamedtuplestorescan.c).
+    unsafe {
+        if pg_sys::tuplestore_tuple_count(old) != pg_sys::tuplestore_tuple_count(new) {
+            return true;
+        }
+        let desc = (*td.tg_relation).rd_att;
+        let natts = (*desc).natts;
+        let attrs = (*desc).attrs.as_slice(natts as usize);
+        let open = |store: *mut pg_sys::Tuplestorestate| {
+            let ptr = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
+            pg_sys::tuplestore_select_read_pointer(store, ptr);
+            pg_sys::tuplestore_rescan(store);
+            pg_sys::MakeSingleTupleTableSlot(desc, &pg_sys::TTSOpsMinimalTuple)
+        };
+        let (old_slot, new_slot) = (open(old), open(new));
+        let mut changed = false;
+        loop {
+            let more_old = pg_sys::tuplestore_gettupleslot(old, true, false, old_slot);
+            let more_new = pg_sys::tuplestore_gettupleslot(new, true, false, new_slot);
+            if more_old != more_new {
+                changed = true;
+                break;
+            }
+            if !more_old {
+                break;
+            }
+            pg_sys::slot_getsomeattrs_int(old_slot, natts);
+            pg_sys::slot_getsomeattrs_int(new_slot, natts);
+            if attnums.iter().any(|&i| differs(&attrs[i], old_slot, new_slot, i)) {
+                changed = true;
+                break;
+            }
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(old_slot);
+        pg_sys::ExecDropSingleTupleTableSlot(new_slot);
+        changed
+    }
+}
+
+/// Whether attribute `i` of the two deformed slots differs, byte for byte.
+///
+/// # Safety
+/// Both slots hold a deformed tuple of the descriptor `attr` belongs to.
+unsafe fn differs(
+    attr: &pg_sys::FormData_pg_attribute,
+    a: *mut pg_sys::TupleTableSlot,
+    b: *mut pg_sys::TupleTableSlot,
+    i: usize,
+) -> bool {
+    let (a_null, b_null) = (*(*a).tts_isnull.add(i), *(*b).tts_isnull.add(i));
+    if a_null || b_null {
+        return a_null != b_null;
+    }
+    let (x, y) = (*(*a).tts_values.add(i), *(*b).tts_values.add(i));
+    if attr.attbyval {
+        return x != y;
+    }
+    let (p, q) = (x.cast_mut_ptr::<u8>(), y.cast_mut_ptr::<u8>());
+    let len = |v: *mut u8| -> usize {
+        match attr.attlen {
+            -1 => pgrx::varlena::varsize_any(v.cast()),
+            -2 => CStr::from_ptr(v.cast()).to_bytes_with_nul().len(),
+            n => n as usize,
+        }
+    };
+    let (lp, lq) = (len(p), len(q));
+    lp != lq || std::slice::from_raw_parts(p, lp) != std::slice::from_raw_parts(q, lq)
+}

@@ -1,0 +1,65 @@
+-- How many statements the sync triggers run for one application write, counted by
+-- pg_stat_statements (nested statements, track = all). A write that changes nothing CoreForge
+-- holds runs none: an UPDATE that touches no column the mapping reads (updated_at, a column the
+-- configuration does not map) is seen unchanged in the transition tables, before any SQL.
+\i fixtures/legacy.sql
+CREATE EXTENSION coreforge_sync;
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+SELECT cf_create_tables() IS NOT NULL AS created;
+SELECT cf_enable_sync() IS NOT NULL AS enabled;
+SELECT count(*) FROM cf_sync_all();
+SET pg_stat_statements.track = 'all';
+
+-- The statements the triggers ran (nested ones) since the last reset, less the reset itself.
+CREATE FUNCTION pg_temp.trigger_statements() RETURNS bigint LANGUAGE sql AS $$
+  SELECT COALESCE(sum(calls), 0)::bigint FROM pg_stat_statements
+   WHERE NOT toplevel AND query NOT LIKE '%pg_stat_statements%' AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+$$;
+
+-- A backend builds an entity's statements at the first write it mirrors (reading the settings
+-- and the catalog) and keeps them: a first rename and tenant update warm it up, so that what is
+-- counted below is what every later write costs.
+UPDATE users SET name = 'Ada Lovelace' WHERE email = 'ada@example.com';
+UPDATE tenants SET name = name || '.' WHERE slug = 'acme';
+UPDATE tenants SET name = rtrim(name, '.') WHERE slug = 'acme';
+
+-- An updated_at touch: nothing to mirror, no statement.
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE users SET updated_at = now() WHERE email = 'grace@example.com';
+SELECT pg_temp.trigger_statements() AS statements_for_a_touch;
+
+-- The same for many rows at once.
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE users SET updated_at = now();
+UPDATE tenants SET updated_at = now();
+SELECT pg_temp.trigger_statements() AS statements_for_bulk_touches;
+
+-- An UPDATE that sets a mapped column to the value it has already.
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE users SET name = name WHERE email = 'grace@example.com';
+SELECT pg_temp.trigger_statements() AS statements_for_a_same_value;
+
+-- A rename is mirrored: the probe, then the mirror statement.
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE users SET name = 'Grace Brewster Hopper' WHERE email = 'grace@example.com';
+SELECT pg_temp.trigger_statements() AS statements_for_a_rename;
+SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS statement, calls FROM pg_stat_statements
+ WHERE NOT toplevel AND query NOT LIKE '%pg_stat_statements%' ORDER BY 1;
+SELECT name FROM cf_users WHERE email = 'grace@example.com';
+
+-- From cutover on, a CoreForge write that changes no mapped column is not written back either.
+SELECT cf_cutover() IS NOT NULL AS cut_over;
+UPDATE cf_users SET name = 'Ada King' WHERE email = 'ada@example.com';
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE cf_users SET updated_at = now() WHERE email = 'grace@example.com';
+SELECT pg_temp.trigger_statements() AS statements_for_a_cf_touch;
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE cf_users SET name = 'Grace Hopper' WHERE email = 'grace@example.com';
+SELECT pg_temp.trigger_statements() > 0 AS a_cf_rename_is_written_back;
+SELECT name FROM users WHERE email = 'grace@example.com';
+SELECT cf_rollback() IS NOT NULL AS rolled_back;
+
+SELECT check_name, status FROM cf_validation_report() WHERE status = 'fail';
+SET client_min_messages = warning;
+DROP EXTENSION coreforge_sync CASCADE;
+DROP EXTENSION pg_stat_statements;
