@@ -14,7 +14,7 @@ use crate::mapping::Entity;
 use crate::settings::EntityKind;
 use crate::sqlgen::ids::assign_statement;
 use crate::sqlgen::mirror::{
-    lock_statement, needs_locks, probe, statement, OnError, Scope, BOOKKEEPING, FIRST_BACKFILL_LOCK,
+    lock_statement, needs_locks, probe, statement, Counts, OnError, Scope, BOOKKEEPING, FIRST_BACKFILL_LOCK,
     NEW_TABLE,
 };
 use crate::sqlgen::reverse::{self as reverse_sql, Write};
@@ -60,6 +60,10 @@ fn on_error() -> OnError {
 /// Statements touching up to this many rows run a kept plan; bigger ones are planned afresh,
 /// so that a plan made for one row is never used for a million (or the reverse).
 const KEPT_PLAN_MAX_ROWS: i64 = 1000;
+
+/// At most this many retry passes follow one statement (each gives the rows whose value the last
+/// one freed their turn); what is left waits for the next write of the table or the backfill.
+const MAX_RETRY_PASSES: usize = 8;
 
 /// Statements writing up to this many rows lock the emails and slugs they write before they
 /// mirror (see `mirror::probe`); bigger ones do not, to keep clear of the lock table's limits.
@@ -322,28 +326,39 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
             run(client, Plan::Lock(scope), &|| lock_statement(&e, &deps, scope))?;
         }
         // The mirror writes the cf_ table with its owner's rights, the rejects with the extension's.
-        let mirror = |client: &mut SpiClient<'_>, scope: Scope, on_error: OnError| -> Result<()> {
-            let sql = || statement(&e, &deps, scope, on_error);
-            let book = owner::as_owner(&e.cf_schema, e.cf_name, || {
-                run_with(client, key(Plan::Mirror(scope, on_error)), rows, &sql, None, |t| Ok(counted(t)?.1))
-            })?;
-            if let Some(book) = book {
-                run_with(
-                    client,
-                    key(Plan::Bookkeeping),
-                    rows,
-                    &|| BOOKKEEPING.to_string(),
-                    Some(&book),
-                    |_| Ok(()),
-                )?;
-            }
-            Ok(())
-        };
-        mirror(client, scope, on_error)?;
-        // Rows rejected because this statement's rows held their email or slug follow now, in a
-        // statement of their own (they are not this write's rows: they are recorded, never raised).
-        if retry {
-            mirror(client, Scope::Retry, OnError::Record)?;
+        // What a mirror statement wrote, and whether it rejected a row as a duplicate.
+        let mirror =
+            |client: &mut SpiClient<'_>, scope: Scope, on_error: OnError| -> Result<(Counts, bool)> {
+                let sql = || statement(&e, &deps, scope, on_error);
+                let (counts, book) = owner::as_owner(&e.cf_schema, e.cf_name, || {
+                    run_with(client, key(Plan::Mirror(scope, on_error)), rows, &sql, None, counted)
+                })?;
+                let duplicate = book.as_deref().is_some_and(|b| b.contains("\"duplicate_"));
+                if let Some(book) = book {
+                    run_with(
+                        client,
+                        key(Plan::Bookkeeping),
+                        rows,
+                        &|| BOOKKEEPING.to_string(),
+                        Some(&book),
+                        |_| Ok(()),
+                    )?;
+                }
+                Ok((counts, duplicate))
+            };
+        let (_, duplicate) = mirror(client, scope, on_error)?;
+        // Rows rejected because another row held their email or slug follow now, in a statement of
+        // their own (they are not this write's rows: they are recorded, never raised): when rows
+        // waited before this statement (`retry`), or when the statement rejected one itself while
+        // it may have let a value go (an update or delete: the holder can go in the same
+        // statement). A retry that gives a row its value may let go of that row's old one, which
+        // another row waits for: retries follow until one writes nothing.
+        let mut again = retry || (old && duplicate && !e.unique.is_empty());
+        let mut passes = 0;
+        while again && passes < MAX_RETRY_PASSES {
+            let (counts, _) = mirror(client, Scope::Retry, OnError::Record)?;
+            again = counts.written() > 0;
+            passes += 1;
         }
         Ok(())
     })
