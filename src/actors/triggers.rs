@@ -13,6 +13,7 @@ use crate::errors::{raise, Error, Result};
 use crate::mapping::Entity;
 use crate::settings::EntityKind;
 use crate::sqlgen::ids::assign_statement;
+use crate::sqlgen::mirror as mirror_sql;
 use crate::sqlgen::mirror::{
     lock_statement, needs_locks, probe, statement, Counts, OnError, Scope, BOOKKEEPING, FIRST_BACKFILL_LOCK,
     NEW_TABLE,
@@ -91,6 +92,8 @@ struct Key {
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Plan {
+    /// `sqlgen::mirror::fast_update`.
+    Fast,
     Probe {
         old: bool,
         new: bool,
@@ -273,6 +276,9 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
     if rows == 0 || unchanged(td, old, new, &e.legacy_columns_read()) {
         return Ok(());
     }
+    if unchanged(td, old, new, &e.legacy_identity_columns()) && fast_update(&e, &target, td, rows)? {
+        return Ok(());
+    }
     let deps = target_dependents(&target)?;
     let deps: Vec<&Entity> = deps.iter().map(|d| d.as_ref()).collect();
     Spi::connect_mut(|client| {
@@ -380,6 +386,23 @@ fn reverse_trigger<'a>(
     let op = operation(trigger)?;
     raise(mirror_back(&args, op, trigger.trigger_data()));
     Ok(None)
+}
+
+/// The fast path of an UPDATE that changed no key, soft-delete column or unique value
+/// (`sqlgen::mirror::fast_update`): one statement, as the cf_ table's owner. Whether it did the
+/// whole job; when some row was not ready, it wrote nothing and the full path follows.
+fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64) -> Result<bool> {
+    Spi::connect_mut(|client| {
+        // SAFETY: as in mirror(): exposes this call's transition tables to its statements.
+        unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
+        let key = Key { target: target.clone(), plan: Plan::Fast };
+        let not_ready = owner::as_owner(&e.cf_schema, e.cf_name, || {
+            run_with(client, key, rows, &|| mirror_sql::fast_update(e), None, |t| {
+                Ok(t.first().get::<i64>(1)?.unwrap_or(1))
+            })
+        })?;
+        Ok(not_ready == 0)
+    })
 }
 
 /// The reverse mirror of one statement on a cf_ table.

@@ -315,6 +315,20 @@ impl Entity {
         cols
     }
 
+    /// The legacy columns whose change can bring a row into CoreForge, take it out, or make it
+    /// claim a value: the key, the soft-delete column, and the columns of the unique values (email,
+    /// slug). An UPDATE that changes none of them takes the fast path (`sqlgen::mirror::fast_update`).
+    pub fn legacy_identity_columns(&self) -> Vec<&str> {
+        let mut cols: Vec<&str> = self.key.iter().map(|k| k.legacy.as_str()).collect();
+        cols.extend(
+            self.columns.iter().filter(|c| self.unique.contains(&c.cf)).filter_map(|c| c.legacy.as_deref()),
+        );
+        if let Some(SoftDelete::Timestamp(c) | SoftDelete::Boolean(c)) = &self.primary.soft_delete {
+            cols.push(c);
+        }
+        cols
+    }
+
     /// The columns of the cf_ table the reverse sync reads: the key and the mapped columns.
     pub fn cf_columns_read(&self) -> Vec<&str> {
         self.key.iter().map(|k| k.cf).chain(self.columns.iter().map(|c| c.cf)).collect()

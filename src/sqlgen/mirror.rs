@@ -64,6 +64,52 @@ pub fn range_filter(e: &Entity, alias: &str, lower: bool) -> String {
     }
 }
 
+/// The fast path of an UPDATE that changed no key, no soft-delete column and no unique value
+/// (email, slug) in any row, so that no row comes into CoreForge, leaves it, or claims a value:
+/// one statement that updates the cf_ rows of the statement's rows, with the projection's own
+/// expressions, when every one of them is ready: live, without a problem, in CoreForge and not
+/// rejected. Otherwise it writes nothing, and the trigger takes the full path (the probe, the
+/// locks, the mirror statement). It returns one row: `(not_ready, updated)`.
+///
+/// It only ever updates cf_ rows that exist (never inserts): a concurrent writer that takes the row
+/// out of CoreForge (a user's or tenant's removal cascading to its memberships) is ordered by the
+/// cf_ row's lock, and nothing is brought back behind its back. That is why it needs none of the
+/// full path's locks.
+pub fn fast_update(e: &Entity) -> String {
+    let keys = e.legacy_key_names();
+    let join = |a: &str, b: &str| -> String {
+        e.key.iter().map(|k| format!("{a}.{0} = {b}.{0}", ident(k.cf))).collect::<Vec<_>>().join(" AND ")
+    };
+    let sets: Vec<String> = e
+        .columns
+        .iter()
+        .map(|c| format!("{0} = r.{0}", ident(c.cf)))
+        .chain(std::iter::once("updated_at = pg_catalog.now()".to_string()))
+        .collect();
+    format!(
+        "WITH p AS MATERIALIZED ({projection}), \
+         ready AS MATERIALIZED (SELECT p.* FROM p JOIN {cf} c ON {pc} WHERE p.problem IS NULL \
+           AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {name} AND x.legacy_id = p.legacy_key)), \
+         n AS (SELECT pg_catalog.count(*) AS rows FROM {NEW_TABLE}), \
+         up AS (UPDATE {cf} c SET {sets} FROM ready r \
+           WHERE (SELECT pg_catalog.count(*) FROM ready) = (SELECT n.rows FROM n) AND {rc} \
+             AND {cf_row} IS DISTINCT FROM {ready_row} RETURNING 1) \
+         SELECT (SELECT n.rows FROM n) - (SELECT pg_catalog.count(*) FROM ready) AS not_ready, \
+                (SELECT pg_catalog.count(*) FROM up) AS updated",
+        projection = e.projection(&format!(
+            "({}) IN (SELECT {keys} FROM {NEW_TABLE})",
+            e.legacy_key(e.primary.alias)
+        )),
+        cf = e.cf_table(),
+        pc = join("c", "p"),
+        rc = join("c", "r"),
+        name = literal(e.name()),
+        sets = sets.join(", "),
+        cf_row = e.cf_row("c"),
+        ready_row = e.cf_row("r"),
+    )
+}
+
 /// What happens to a legacy row that cannot be mirrored (`coreforge_sync.on_error`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum OnError {

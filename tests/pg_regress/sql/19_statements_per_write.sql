@@ -17,8 +17,10 @@ CREATE FUNCTION pg_temp.trigger_statements() RETURNS bigint LANGUAGE sql AS $$
 $$;
 
 -- A backend builds an entity's statements at the first write it mirrors (reading the settings
--- and the catalog) and keeps them: a first rename and tenant update warm it up, so that what is
+-- and the catalog) and keeps them: renames (one rejected, then fixed) and tenant updates warm it up, so that what is
 -- counted below is what every later write costs.
+UPDATE users SET name = 'Ada Lovelace' WHERE email = 'ada@example.com';
+UPDATE users SET name = '' WHERE email = 'ada@example.com';
 UPDATE users SET name = 'Ada Lovelace' WHERE email = 'ada@example.com';
 UPDATE tenants SET name = name || '.' WHERE slug = 'acme';
 UPDATE tenants SET name = rtrim(name, '.') WHERE slug = 'acme';
@@ -39,13 +41,25 @@ SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
 UPDATE users SET name = name WHERE email = 'grace@example.com';
 SELECT pg_temp.trigger_statements() AS statements_for_a_same_value;
 
--- A rename is mirrored: the probe, then the mirror statement.
+-- A rename is mirrored in one statement: no key, soft delete or email changed, so no row comes into
+-- CoreForge, leaves it or claims a value, and the fast path updates the cf_ row.
 SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
 UPDATE users SET name = 'Grace Brewster Hopper' WHERE email = 'grace@example.com';
 SELECT pg_temp.trigger_statements() AS statements_for_a_rename;
 SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS statement, calls FROM pg_stat_statements
  WHERE NOT toplevel AND query NOT LIKE '%pg_stat_statements%' ORDER BY 1;
 SELECT name FROM cf_users WHERE email = 'grace@example.com';
+
+-- A rename that makes the row unmirrorable: the fast path finds it not ready and writes nothing,
+-- then the full path (the probe, the mirror statement, the bookkeeping of the reject) runs.
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE users SET name = '' WHERE email = 'grace@example.com';
+SELECT pg_temp.trigger_statements() AS statements_for_a_rejected_rename;
+SELECT reason FROM cf_rejects('users') WHERE legacy_id LIKE '%-000000000005';
+SELECT name FROM cf_users WHERE email = 'grace@example.com';
+-- Fixed: the row is rejected, so it is not ready for the fast path either; the full path clears it.
+UPDATE users SET name = 'Grace Brewster Hopper' WHERE email = 'grace@example.com';
+SELECT count(*) AS rejects FROM cf_rejects('users');
 
 -- From cutover on, a CoreForge write that changes no mapped column is not written back either.
 SELECT cf_cutover() IS NOT NULL AS cut_over;
