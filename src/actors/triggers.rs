@@ -276,7 +276,12 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
     if rows == 0 || unchanged(td, old, new, &e.legacy_columns_read()) {
         return Ok(());
     }
-    if unchanged(td, old, new, &e.legacy_identity_columns()) && fast_update(&e, &target, td, rows)? {
+    // (Not for memberships: their cf_ rows are also written by their parents' writers, which a
+    // membership writer is ordered against only through the parents' rows, by the full path's locks.)
+    if e.parents.is_empty()
+        && unchanged(td, old, new, &e.legacy_identity_columns())
+        && fast_update(&e, &target, td, rows)?
+    {
         return Ok(());
     }
     let deps = target_dependents(&target)?;

@@ -71,10 +71,13 @@ pub fn range_filter(e: &Entity, alias: &str, lower: bool) -> String {
 /// rejected. Otherwise it writes nothing, and the trigger takes the full path (the probe, the
 /// locks, the mirror statement). It returns one row: `(not_ready, updated)`.
 ///
-/// It only ever updates cf_ rows that exist (never inserts): a concurrent writer that takes the row
-/// out of CoreForge (a user's or tenant's removal cascading to its memberships) is ordered by the
-/// cf_ row's lock, and nothing is brought back behind its back. That is why it needs none of the
-/// full path's locks.
+/// It only ever updates cf_ rows that exist (never inserts), and only for users and organizations,
+/// whose cf_ rows no one writes but the holders of their legacy rows (whose own statement orders
+/// them) and, from cutover on, the new application: it needs none of the full path's locks.
+/// Memberships take the full path: their cf_ rows are written by their parents' writers too, and a
+/// membership writer is ordered against those only through the parents' rows, which the full path
+/// locks first (without that order, a role change of a tenant's members and a bulk removal of
+/// users deadlock on cf_memberships; `bench/deadlocks.sh` showed it).
 pub fn fast_update(e: &Entity) -> String {
     let keys = e.legacy_key_names();
     let join = |a: &str, b: &str| -> String {

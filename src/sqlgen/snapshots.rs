@@ -7,7 +7,7 @@
 use crate::errors::Result;
 use crate::mapping::{build_memberships, build_single, resolve, Catalog, ColumnInfo, Entity, Resolved};
 use crate::settings::{effective, EntityKind};
-use crate::sqlgen::mirror::{lock_statement, probe, statement, OnError, Scope, NEW_TABLE};
+use crate::sqlgen::mirror::{fast_update, lock_statement, probe, statement, OnError, Scope, NEW_TABLE};
 use crate::sqlgen::{ids, reverse};
 use serde_json::{json, Value};
 
@@ -223,6 +223,9 @@ fn statements(entities: &[Entity], i: usize) -> String {
     add("backfill copy (Scope::All)", statement(e, &deps, Scope::All, OnError::Record));
     add("backfill removal (Scope::CfIds)", statement(e, &deps, Scope::CfIds, OnError::Record));
     add("batch (Scope::Range)", statement(e, &deps, Scope::Range { lower: true }, OnError::Record));
+    if e.parents.is_empty() {
+        add("fast path of an UPDATE", fast_update(e));
+    }
     add("probe of an UPDATE", probe(e, &deps, true, true, true));
     let small = Scope::Statement { old: true, new: true, remove: false, cascade: false, clear: false };
     add("trigger, an UPDATE that removes nothing", statement(e, &deps, small, OnError::Record));
