@@ -94,6 +94,8 @@ struct Key {
 enum Plan {
     /// `sqlgen::mirror::fast_update`.
     Fast,
+    /// `sqlgen::mirror::fast_update_one`.
+    FastOne,
     Probe {
         old: bool,
         new: bool,
@@ -397,6 +399,22 @@ fn reverse_trigger<'a>(
 /// (`sqlgen::mirror::fast_update`): one statement, as the cf_ table's owner. Whether it did the
 /// whole job; when some row was not ready, it wrote nothing and the full path follows.
 fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64) -> Result<bool> {
+    // One row: by its key, in one UPDATE; 0 rows updated sends it down the full path.
+    if rows == 1 && e.key.len() == 1 {
+        let key = transition::attnums(td, &[e.key[0].legacy.as_str()])
+            .and_then(|a| transition::single_new_value(td, a[0]));
+        if let Some(key) = key {
+            return Spi::connect_mut(|client| {
+                let plan = Key { target: target.clone(), plan: Plan::FastOne };
+                let updated = owner::as_owner(&e.cf_schema, e.cf_name, || {
+                    run_with(client, plan, rows, &|| mirror_sql::fast_update_one(e), Some(&key), |t| {
+                        Ok(t.first().get::<i64>(1)?.unwrap_or(0))
+                    })
+                })?;
+                Ok(updated == 1)
+            });
+        }
+    }
     Spi::connect_mut(|client| {
         // SAFETY: as in mirror(): exposes this call's transition tables to its statements.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };

@@ -16,7 +16,8 @@ pub fn attnums(td: &pg_sys::TriggerData, columns: &[&str]) -> Option<Vec<usize>>
         .map(|name| {
             attrs.iter().position(|a| {
                 // SAFETY: attname is a NUL-terminated NameData.
-                !a.attisdropped && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) }.to_bytes() == name.as_bytes()
+                !a.attisdropped
+                    && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) }.to_bytes() == name.as_bytes()
             })
         })
         .collect()
@@ -101,4 +102,35 @@ unsafe fn differs(
     };
     let (lp, lq) = (len(p), len(q));
     lp != lq || std::slice::from_raw_parts(p, lp) != std::slice::from_raw_parts(q, lq)
+}
+
+/// The value of attribute `attnum` (0-based) of the only row of the statement's new rows, as text
+/// (the type's output function); None when there is not exactly one row, or it is NULL.
+pub fn single_new_value(td: &pg_sys::TriggerData, attnum: usize) -> Option<String> {
+    let new = td.tg_newtable;
+    // SAFETY: as in update_changes: our own read pointer, rewound, over this call's new rows.
+    unsafe {
+        if new.is_null() || pg_sys::tuplestore_tuple_count(new) != 1 {
+            return None;
+        }
+        let desc = (*td.tg_relation).rd_att;
+        let attr = &(*desc).attrs.as_slice((*desc).natts as usize)[attnum];
+        let ptr = pg_sys::tuplestore_alloc_read_pointer(new, pg_sys::EXEC_FLAG_REWIND as i32);
+        pg_sys::tuplestore_select_read_pointer(new, ptr);
+        pg_sys::tuplestore_rescan(new);
+        let slot = pg_sys::MakeSingleTupleTableSlot(desc, &pg_sys::TTSOpsMinimalTuple);
+        let mut out = None;
+        if pg_sys::tuplestore_gettupleslot(new, true, false, slot) {
+            pg_sys::slot_getsomeattrs_int(slot, attnum as i32 + 1);
+            if !*(*slot).tts_isnull.add(attnum) {
+                let (mut output, mut varlena) = (pg_sys::InvalidOid, false);
+                pg_sys::getTypeOutputInfo(attr.atttypid, &mut output, &mut varlena);
+                let text = pg_sys::OidOutputFunctionCall(output, *(*slot).tts_values.add(attnum));
+                out = Some(CStr::from_ptr(text).to_string_lossy().into_owned());
+                pg_sys::pfree(text.cast());
+            }
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        out
+    }
 }

@@ -113,6 +113,40 @@ pub fn fast_update(e: &Entity) -> String {
     )
 }
 
+/// [`fast_update`] for a statement of one row, whose legacy key is `$1` (text): one `UPDATE` of its
+/// cf_ row, read from the legacy table by key, with the projection's expressions, when the row is
+/// ready and differs. It returns `(updated)`: 0 when the row was not ready, or did not differ (the
+/// trigger then takes the full path, which decides both).
+pub fn fast_update_one(e: &Entity) -> String {
+    let a = e.primary.alias;
+    let k = &e.key[0];
+    let sets: Vec<String> = e
+        .columns
+        .iter()
+        .map(|c| format!("{} = {}", ident(c.cf), c.expr))
+        .chain(std::iter::once("updated_at = pg_catalog.now()".to_string()))
+        .collect();
+    format!(
+        "WITH up AS (UPDATE {cf} c SET {sets} FROM {from} \
+           WHERE {a}.{key} = $1::{ty} AND {live} AND {join} AND {problem} IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {name} AND x.legacy_id = {key_text}) \
+             AND {cf_row} IS DISTINCT FROM {legacy_row} RETURNING 1) \
+         SELECT pg_catalog.count(*) FROM up",
+        cf = e.cf_table(),
+        sets = sets.join(", "),
+        from = e.from(false),
+        key = ident(&k.legacy),
+        ty = e.primary.id_type,
+        live = e.live(),
+        join = e.key_join("c"),
+        problem = e.problem(ParentCheck::Lookup),
+        name = literal(e.name()),
+        key_text = e.legacy_key_text(a),
+        cf_row = e.cf_row("c"),
+        legacy_row = e.legacy_row(),
+    )
+}
+
 /// What happens to a legacy row that cannot be mirrored (`coreforge_sync.on_error`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum OnError {

@@ -225,6 +225,9 @@ fn statements(entities: &[Entity], i: usize) -> String {
     add("batch (Scope::Range)", statement(e, &deps, Scope::Range { lower: true }, OnError::Record));
     if e.parents.is_empty() {
         add("fast path of an UPDATE", fast_update(e));
+        if e.key.len() == 1 {
+            add("fast path of a one-row UPDATE", crate::sqlgen::mirror::fast_update_one(e));
+        }
     }
     add("probe of an UPDATE", probe(e, &deps, true, true, true));
     let small = Scope::Statement { old: true, new: true, remove: false, cascade: false, clear: false };
