@@ -254,13 +254,24 @@ fn transition_rows(td: &pg_sys::TriggerData) -> i64 {
 fn mirror_trigger<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
+    // Inside the extension's own writes the legacy rows come from the reverse mirror: CoreForge
+    // already holds them.
+    fire(trigger, mirror)
+}
+
+/// A sync trigger's call: nothing while the extension itself is writing (the recursion guard),
+/// else `run` over the trigger's arguments, its operation and its transition tables, its error
+/// raised here.
+fn fire<'a>(
+    trigger: &'a PgTrigger<'a>,
+    run: fn(&[String], Option<(bool, bool)>, &pg_sys::TriggerData) -> Result<()>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
     if guard::active() {
-        // The legacy rows were written by the reverse mirror: CoreForge already holds them.
         return Ok(None);
     }
     let args = trigger.extra_args()?;
     let op = operation(trigger)?;
-    raise(mirror(&args, op, trigger.trigger_data()));
+    raise(run(&args, op, trigger.trigger_data()));
     Ok(None)
 }
 
@@ -385,14 +396,9 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
 fn reverse_trigger<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
-    if guard::active() {
-        // The cf_ rows were written by the forward mirror: the legacy side already holds them.
-        return Ok(None);
-    }
-    let args = trigger.extra_args()?;
-    let op = operation(trigger)?;
-    raise(mirror_back(&args, op, trigger.trigger_data()));
-    Ok(None)
+    // Inside the extension's own writes the cf_ rows come from the forward mirror: the legacy side
+    // already holds them.
+    fire(trigger, mirror_back)
 }
 
 /// The fast path of an UPDATE that changed no key, soft-delete column or unique value
