@@ -10,7 +10,7 @@ use crate::mapping::Entity;
 use crate::settings::{allowed_values, EntityKind, Kind};
 use crate::sqlgen::mirror::Counts;
 use crate::sqlgen::reverse::{
-    assign_write, kind, new_legacy_id, remove_back_write, soft_delete_column, upsert_write, written, Write,
+    assign_write, kind, new_legacy_id, remove_back_write, upsert_write, written, Write,
 };
 use pgrx::prelude::*;
 
@@ -70,7 +70,7 @@ pub fn problems(entities: &[Entity]) -> Result<Vec<String>> {
             .iter()
             .map(|k| k.legacy.as_str())
             .chain(cols.iter().map(|w| w.legacy))
-            .chain(soft_delete_column(e))
+            .chain(e.primary.soft_delete_column())
             .collect();
         for c in catalog::required_columns(&p.schema, &p.name)? {
             if !filled.contains(&c.as_str()) {

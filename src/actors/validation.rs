@@ -15,11 +15,6 @@ fn checked_entity(name: Option<&str>) -> Result<Entity> {
     Ok(e)
 }
 
-/// `c.id = p.id` over the cf_ key column names.
-fn cf_key_join(e: &Entity, a: &str, b: &str) -> String {
-    e.key.iter().map(|k| format!("{a}.{0} = {b}.{0}", ident(k.cf))).collect::<Vec<_>>().join(" AND ")
-}
-
 /// Every parent row of a legacy row exists (a membership's user and tenant).
 fn parents_present(e: &Entity) -> String {
     let mut parts: Vec<String> = e
@@ -101,7 +96,7 @@ fn checks(e: &Entity) -> Result<Vec<Check>> {
         proj = e.cf_row("p"),
         projection = projection_with_rejects(e),
         table = e.cf_table(),
-        join = cf_key_join(e, "c", "p"),
+        join = e.cf_key_match("c", "p"),
     );
     let legacy_sql = format!(
         "SELECT pg_catalog.count(*), \
@@ -268,7 +263,7 @@ fn cf_missing(
              WHERE c.{k0} IS NULL OR p.reject IS NOT NULL",
             projection = projection_with_rejects(&e),
             table = e.cf_table(),
-            join = cf_key_join(&e, "c", "p"),
+            join = e.cf_key_match("c", "p"),
             k0 = ident(e.key[0].cf),
         );
         if !e.parents.is_empty() {
@@ -328,7 +323,7 @@ fn cf_mismatches(
              WHERE v.differs AND p.reject IS NULL ORDER BY 1, 2",
             projection = projection_with_rejects(&e),
             table = e.cf_table(),
-            join = cf_key_join(&e, "c", "p"),
+            join = e.cf_key_match("c", "p"),
             values = values.join(", "),
         );
         let rows = Spi::connect(|client| -> Result<_> {

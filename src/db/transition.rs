@@ -33,9 +33,8 @@ pub fn update_changes(td: &pg_sys::TriggerData, attnums: &[usize]) -> bool {
     if old.is_null() || new.is_null() {
         return true;
     }
-    // SAFETY: the transition tables and the relation are valid for this trigger call. Each store is
-    // read through a read pointer of our own, rewound first; the scans of the statements that read
-    // the tables later allocate, select and rewind their own (nodeNamedtuplestorescan.c).
+    // SAFETY: the transition tables and the relation are valid for this trigger call; each store is
+    // read through a read pointer of our own ([`reader`]).
     unsafe {
         if pg_sys::tuplestore_tuple_count(old) != pg_sys::tuplestore_tuple_count(new) {
             return true;
@@ -43,13 +42,7 @@ pub fn update_changes(td: &pg_sys::TriggerData, attnums: &[usize]) -> bool {
         let desc = (*td.tg_relation).rd_att;
         let natts = (*desc).natts;
         let attrs = (*desc).attrs.as_slice(natts as usize);
-        let open = |store: *mut pg_sys::Tuplestorestate| {
-            let ptr = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
-            pg_sys::tuplestore_select_read_pointer(store, ptr);
-            pg_sys::tuplestore_rescan(store);
-            pg_sys::MakeSingleTupleTableSlot(desc, &pg_sys::TTSOpsMinimalTuple)
-        };
-        let (old_slot, new_slot) = (open(old), open(new));
+        let (old_slot, new_slot) = (reader(old, desc), reader(new, desc));
         let mut changed = false;
         loop {
             let more_old = pg_sys::tuplestore_gettupleslot(old, true, false, old_slot);
@@ -72,6 +65,22 @@ pub fn update_changes(td: &pg_sys::TriggerData, attnums: &[usize]) -> bool {
         pg_sys::ExecDropSingleTupleTableSlot(new_slot);
         changed
     }
+}
+
+/// A slot to read `store` into, through a read pointer of our own, rewound (the scans of the
+/// statements that read the table later allocate, select and rewind their own,
+/// nodeNamedtuplestorescan.c). The caller drops the slot.
+///
+/// # Safety
+/// `store` is a transition table of the current trigger call, of rows of `desc`.
+unsafe fn reader(
+    store: *mut pg_sys::Tuplestorestate,
+    desc: pg_sys::TupleDesc,
+) -> *mut pg_sys::TupleTableSlot {
+    let ptr = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
+    pg_sys::tuplestore_select_read_pointer(store, ptr);
+    pg_sys::tuplestore_rescan(store);
+    pg_sys::MakeSingleTupleTableSlot(desc, &pg_sys::TTSOpsMinimalTuple)
 }
 
 /// Whether attribute `i` of the two deformed slots differs, byte for byte.
@@ -115,10 +124,7 @@ pub fn single_new_value(td: &pg_sys::TriggerData, attnum: usize) -> Option<Strin
         }
         let desc = (*td.tg_relation).rd_att;
         let attr = &(*desc).attrs.as_slice((*desc).natts as usize)[attnum];
-        let ptr = pg_sys::tuplestore_alloc_read_pointer(new, pg_sys::EXEC_FLAG_REWIND as i32);
-        pg_sys::tuplestore_select_read_pointer(new, ptr);
-        pg_sys::tuplestore_rescan(new);
-        let slot = pg_sys::MakeSingleTupleTableSlot(desc, &pg_sys::TTSOpsMinimalTuple);
+        let slot = reader(new, desc);
         let mut out = None;
         if pg_sys::tuplestore_gettupleslot(new, true, false, slot) {
             pg_sys::slot_getsomeattrs_int(slot, attnum as i32 + 1);

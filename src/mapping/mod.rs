@@ -156,6 +156,14 @@ impl Source {
         }
     }
 
+    /// The column a soft delete sets, if any.
+    pub fn soft_delete_column(&self) -> Option<&str> {
+        match &self.soft_delete {
+            Some(SoftDelete::Timestamp(c) | SoftDelete::Boolean(c)) => Some(c.as_str()),
+            None => None,
+        }
+    }
+
     /// The alias of this table's id mapping in the projection (`ux`, `tx`).
     fn map_alias(&self) -> String {
         format!("{}x", self.alias)
@@ -307,9 +315,7 @@ impl Entity {
     pub fn legacy_columns_read(&self) -> Vec<&str> {
         let mut cols: Vec<&str> = self.key.iter().map(|k| k.legacy.as_str()).collect();
         cols.extend(self.columns.iter().filter_map(|c| c.legacy.as_deref()));
-        if let Some(SoftDelete::Timestamp(c) | SoftDelete::Boolean(c)) = &self.primary.soft_delete {
-            cols.push(c);
-        }
+        cols.extend(self.primary.soft_delete_column());
         cols.sort_unstable();
         cols.dedup();
         cols
@@ -323,9 +329,7 @@ impl Entity {
         cols.extend(
             self.columns.iter().filter(|c| self.unique.contains(&c.cf)).filter_map(|c| c.legacy.as_deref()),
         );
-        if let Some(SoftDelete::Timestamp(c) | SoftDelete::Boolean(c)) = &self.primary.soft_delete {
-            cols.push(c);
-        }
+        cols.extend(self.primary.soft_delete_column());
         cols
     }
 
@@ -339,6 +343,12 @@ impl Entity {
         let exprs: Vec<String> =
             self.key.iter().map(|k| k.cf_of(&format!("g.{}", ident(&k.legacy)))).collect();
         format!("SELECT {} FROM ({legacy_keys}) g", exprs.join(", "))
+    }
+
+    /// `a.id = b.id` (or both membership key columns) over the cf_ key's names: a cf_ row and a row
+    /// that carries its key under the same names (a projection's, say).
+    pub fn cf_key_match(&self, a: &str, b: &str) -> String {
+        self.key.iter().map(|k| format!("{a}.{0} = {b}.{0}", ident(k.cf))).collect::<Vec<_>>().join(" AND ")
     }
 
     /// `c.id = ux.new_id` (or both membership key columns): a cf_ row and its projection row.

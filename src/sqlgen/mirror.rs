@@ -80,9 +80,6 @@ pub fn range_filter(e: &Entity, alias: &str, lower: bool) -> String {
 /// users deadlock on cf_memberships; `bench/deadlocks.sh` showed it).
 pub fn fast_update(e: &Entity) -> String {
     let keys = e.legacy_key_names();
-    let join = |a: &str, b: &str| -> String {
-        e.key.iter().map(|k| format!("{a}.{0} = {b}.{0}", ident(k.cf))).collect::<Vec<_>>().join(" AND ")
-    };
     let sets: Vec<String> = e
         .columns
         .iter()
@@ -104,8 +101,8 @@ pub fn fast_update(e: &Entity) -> String {
             e.legacy_key(e.primary.alias)
         )),
         cf = e.cf_table(),
-        pc = join("c", "p"),
-        rc = join("c", "r"),
+        pc = e.cf_key_match("c", "p"),
+        rc = e.cf_key_match("c", "r"),
         name = literal(e.name()),
         sets = sets.join(", "),
         cf_row = e.cf_row("c"),

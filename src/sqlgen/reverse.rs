@@ -51,17 +51,9 @@ pub struct Written<'a> {
     pub not_null: bool,
 }
 
-/// The legacy column a soft delete sets, if any.
-pub fn soft_delete_column(e: &Entity) -> Option<&str> {
-    match &e.primary.soft_delete {
-        Some(SoftDelete::Timestamp(c) | SoftDelete::Boolean(c)) => Some(c.as_str()),
-        None => None,
-    }
-}
-
 pub fn written(e: &Entity) -> Vec<Written<'_>> {
     let types = &e.primary.columns;
-    let soft = soft_delete_column(e);
+    let soft = e.primary.soft_delete_column();
     let mut out: Vec<Written> = Vec::new();
     for col in &e.columns {
         let Some(legacy) = col.legacy.as_deref() else { continue };
