@@ -261,7 +261,8 @@ fn mirror_trigger<'a>(
 
 /// A sync trigger's call: nothing while the extension itself is writing (the recursion guard),
 /// else `run` over the trigger's arguments, its operation and its transition tables, its error
-/// raised here.
+/// raised here. A row trigger's call (`Fires::Replica` in `db/triggers.rs`: logical replication's
+/// workers fire no statement trigger) runs the same `run` as a statement of its one row.
 fn fire<'a>(
     trigger: &'a PgTrigger<'a>,
     run: fn(&[String], Option<(bool, bool)>, &pg_sys::TriggerData) -> Result<()>,
@@ -271,7 +272,14 @@ fn fire<'a>(
     }
     let args = trigger.extra_args()?;
     let op = operation(trigger)?;
-    raise(run(&args, op, trigger.trigger_data()));
+    let td = trigger.trigger_data();
+    match (trigger.level(), op) {
+        (PgTriggerLevel::Row, Some((old, new))) => {
+            let row = transition::OneRow::new(td, old, new);
+            raise(run(&args, op, row.data()));
+        }
+        _ => raise(run(&args, op, td)),
+    }
     Ok(None)
 }
 

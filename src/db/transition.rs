@@ -140,3 +140,75 @@ pub fn single_new_value(td: &pg_sys::TriggerData, attnum: usize) -> Option<Strin
         out
     }
 }
+
+/// A row trigger's call made into a statement trigger's: a copy of its TriggerData whose
+/// transition tables hold the one row (old, new, or both), under the names the statement
+/// triggers give theirs. Logical replication's apply worker fires row triggers only; through
+/// this, each of its rows runs the statement path as a one-row statement. The stores end on drop.
+pub struct OneRow {
+    data: Box<pg_sys::TriggerData>,
+    _trigger: Box<pg_sys::Trigger>,
+}
+
+impl OneRow {
+    /// `td` is a row trigger's call; `old`, `new`: which of its tuples the operation has (an
+    /// UPDATE both, tg_trigtuple being the old one).
+    pub fn new(td: &pg_sys::TriggerData, old: bool, new: bool) -> OneRow {
+        let store = |tuple: pg_sys::HeapTuple| -> *mut pg_sys::Tuplestorestate {
+            // SAFETY: a store in the trigger call's memory context, of the relation's row (the
+            // trigger's tuples are that relation's rows).
+            unsafe {
+                let s = pg_sys::tuplestore_begin_heap(false, false, pg_sys::work_mem);
+                pg_sys::tuplestore_puttuple(s, tuple);
+                s
+            }
+        };
+        // SAFETY: tg_trigger is valid for the call; the copy only changes the transition names.
+        let mut trigger = Box::new(unsafe { *td.tg_trigger });
+        let mut data = Box::new(*td);
+        trigger.tgoldtable = std::ptr::null_mut();
+        trigger.tgnewtable = std::ptr::null_mut();
+        data.tg_oldtable = std::ptr::null_mut();
+        data.tg_newtable = std::ptr::null_mut();
+        if old {
+            trigger.tgoldtable = OLD_NAME.as_ptr().cast_mut();
+            data.tg_oldtable = store(td.tg_trigtuple);
+        }
+        if new {
+            trigger.tgnewtable = NEW_NAME.as_ptr().cast_mut();
+            data.tg_newtable = store(if old { td.tg_newtuple } else { td.tg_trigtuple });
+        }
+        data.tg_trigger = &mut *trigger;
+        OneRow { data, _trigger: trigger }
+    }
+
+    pub fn data(&self) -> &pg_sys::TriggerData {
+        &self.data
+    }
+}
+
+impl Drop for OneRow {
+    fn drop(&mut self) {
+        for store in [self.data.tg_oldtable, self.data.tg_newtable] {
+            if !store.is_null() {
+                // SAFETY: a store made by OneRow::new, read by no one any more.
+                unsafe { pg_sys::tuplestore_end(store) };
+            }
+        }
+    }
+}
+
+/// The statement triggers' transition table names (`sqlgen::mirror::{OLD_TABLE, NEW_TABLE}`).
+const OLD_NAME: &CStr = c"coreforge_old";
+const NEW_NAME: &CStr = c"coreforge_new";
+
+#[cfg(test)]
+mod tests {
+    use crate::sqlgen::mirror::{NEW_TABLE, OLD_TABLE};
+
+    #[test]
+    fn one_row_tables_have_the_statement_triggers_names() {
+        assert_eq!(super::OLD_NAME.to_str(), Ok(OLD_TABLE));
+        assert_eq!(super::NEW_NAME.to_str(), Ok(NEW_TABLE));
+    }
+}

@@ -20,8 +20,67 @@ pub enum Kind {
     Freeze,
 }
 
-/// (trigger name, when, transition tables it keeps: old, new).
-type Spec = (&'static str, &'static str, bool, bool);
+/// When a trigger fires, by `session_replication_role` (`pg_trigger.tgenabled`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Fires {
+    /// In ordinary sessions (`origin`, `local`): the default of CREATE TRIGGER.
+    Origin,
+    /// Only under `replica`: logical replication's apply and table-sync workers, and a session
+    /// that sets the role itself. Those fire row-level triggers only, never statement-level
+    /// ones (TRUNCATE excepted), so the row triggers are this kind.
+    Replica,
+    /// In every session.
+    Always,
+}
+
+impl Fires {
+    fn tgenabled(self) -> &'static str {
+        match self {
+            Fires::Origin => "O",
+            Fires::Replica => "R",
+            Fires::Always => "A",
+        }
+    }
+}
+
+/// One trigger of a kind.
+struct Spec {
+    name: &'static str,
+    when: &'static str,
+    /// FOR EACH ROW (else FOR EACH STATEMENT).
+    row: bool,
+    /// The transition tables it keeps: old, new (statement triggers only).
+    old: bool,
+    new: bool,
+    fires: Fires,
+}
+
+const fn statement(name: &'static str, when: &'static str, old: bool, new: bool, fires: Fires) -> Spec {
+    Spec { name, when, row: false, old, new, fires }
+}
+
+const fn replica_rows(name: &'static str) -> Spec {
+    Spec { name, when: "AFTER INSERT OR UPDATE OR DELETE", row: true, old: false, new: false, fires: Fires::Replica }
+}
+
+const FORWARD: &[Spec] = &[
+    statement("coreforge_sync_insert", "AFTER INSERT", false, true, Fires::Origin),
+    statement("coreforge_sync_update", "AFTER UPDATE", true, true, Fires::Origin),
+    statement("coreforge_sync_delete", "AFTER DELETE", true, false, Fires::Origin),
+    statement("coreforge_sync_truncate", "AFTER TRUNCATE", false, false, Fires::Always),
+    replica_rows("coreforge_sync_replica"),
+];
+
+const REVERSE: &[Spec] = &[
+    statement("coreforge_sync_reverse_insert", "AFTER INSERT", false, true, Fires::Origin),
+    statement("coreforge_sync_reverse_update", "AFTER UPDATE", true, true, Fires::Origin),
+    statement("coreforge_sync_reverse_delete", "AFTER DELETE", true, false, Fires::Origin),
+    statement("coreforge_sync_reverse_truncate", "AFTER TRUNCATE", false, false, Fires::Always),
+    replica_rows("coreforge_sync_reverse_replica"),
+];
+
+const FREEZE: &[Spec] =
+    &[statement("coreforge_sync_freeze", "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE", false, false, Fires::Origin)];
 
 impl Kind {
     fn function(self) -> &'static str {
@@ -32,23 +91,14 @@ impl Kind {
         }
     }
 
+    /// Its triggers. The sync triggers are statement-level, one per operation, with a row-level
+    /// one for the sessions that fire row triggers only (`Fires::Replica`); the actors run one
+    /// mechanism for both (`actors/triggers.rs`). TRUNCATE fires in every session.
     fn specs(self) -> &'static [Spec] {
         match self {
-            Kind::Forward => &[
-                ("coreforge_sync_insert", "AFTER INSERT", false, true),
-                ("coreforge_sync_update", "AFTER UPDATE", true, true),
-                ("coreforge_sync_delete", "AFTER DELETE", true, false),
-                ("coreforge_sync_truncate", "AFTER TRUNCATE", false, false),
-            ],
-            Kind::Reverse => &[
-                ("coreforge_sync_reverse_insert", "AFTER INSERT", false, true),
-                ("coreforge_sync_reverse_update", "AFTER UPDATE", true, true),
-                ("coreforge_sync_reverse_delete", "AFTER DELETE", true, false),
-                ("coreforge_sync_reverse_truncate", "AFTER TRUNCATE", false, false),
-            ],
-            Kind::Freeze => {
-                &[("coreforge_sync_freeze", "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE", false, false)]
-            }
+            Kind::Forward => FORWARD,
+            Kind::Reverse => REVERSE,
+            Kind::Freeze => FREEZE,
         }
     }
 
@@ -83,31 +133,34 @@ impl Kind {
     }
 }
 
-/// The triggers of `kind` on its table of `e`, by name, and whether each fires (enabled, for
-/// origin or always; a disabled or replica-only trigger does not).
-fn present(kind: Kind, e: &Entity) -> Result<Vec<(String, bool)>> {
+/// The triggers of `kind` on its table of `e`: (name, `tgenabled`).
+fn present(kind: Kind, e: &Entity) -> Result<Vec<(String, String)>> {
     Spi::connect(|client| {
         Ok(client
             .select(
-                "SELECT t.tgname::text, t.tgenabled IN ('O', 'A') FROM pg_catalog.pg_trigger t \
+                "SELECT t.tgname::text, t.tgenabled::text FROM pg_catalog.pg_trigger t \
                  JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid \
                  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
                  WHERE t.tgrelid = pg_catalog.to_regclass($1) AND n.nspname = 'coreforge_sync' AND p.proname = $2",
                 None,
                 &[kind.table(e).into(), kind.function().into()],
             )?
-            .filter_map(|r| Some((r.get::<String>(1).ok().flatten()?, r.get::<bool>(2).ok().flatten()?)))
+            .filter_map(|r| Some((r.get::<String>(1).ok().flatten()?, r.get::<String>(2).ok().flatten()?)))
             .collect())
     })
 }
 
-/// Whether every trigger of `kind` is on its table of `e`, and fires.
+/// Whether every trigger of `kind` is on its table of `e`, and fires as it was made to (a trigger
+/// disabled by hand, or set to fire in other sessions, is not armed).
 fn armed(kind: Kind, e: &Entity) -> Result<bool> {
     let triggers = present(kind, e)?;
-    Ok(kind.specs().iter().all(|(name, ..)| triggers.iter().any(|(n, fires)| n == name && *fires)))
+    Ok(kind
+        .specs()
+        .iter()
+        .all(|spec| triggers.iter().any(|(n, fires)| n == spec.name && fires == spec.fires.tgenabled())))
 }
 
-/// Whether all four sync triggers are on the legacy table of `e` and enabled.
+/// Whether all the sync triggers are on the legacy table of `e` and enabled.
 pub fn sync_enabled(e: &Entity) -> Result<bool> {
     armed(Kind::Forward, e)
 }
@@ -157,23 +210,31 @@ pub fn install_all_triggers() -> Result<()> {
 pub fn install(kind: Kind, e: &Entity) -> Result<()> {
     remove(kind, e)?;
     let table = kind.table(e);
-    for (name, when, old, new) in kind.specs() {
+    for spec in kind.specs() {
         let mut referencing = String::new();
-        if *old {
+        if spec.old {
             referencing.push_str(&format!(" OLD TABLE AS {OLD_TABLE}"));
         }
-        if *new {
+        if spec.new {
             referencing.push_str(&format!(" NEW TABLE AS {NEW_TABLE}"));
         }
         if !referencing.is_empty() {
             referencing.insert_str(0, "REFERENCING");
         }
         Spi::run(&format!(
-            "CREATE TRIGGER {name} {when} ON {table} {referencing} FOR EACH STATEMENT \
+            "CREATE TRIGGER {name} {when} ON {table} {referencing} FOR EACH {level} \
              EXECUTE FUNCTION coreforge_sync.{function}({args})",
+            name = spec.name,
+            when = spec.when,
+            level = if spec.row { "ROW" } else { "STATEMENT" },
             function = kind.function(),
             args = kind.args(e)?,
         ))?;
+        match spec.fires {
+            Fires::Origin => {}
+            Fires::Replica => Spi::run(&format!("ALTER TABLE {table} ENABLE REPLICA TRIGGER {}", spec.name))?,
+            Fires::Always => Spi::run(&format!("ALTER TABLE {table} ENABLE ALWAYS TRIGGER {}", spec.name))?,
+        }
     }
     Ok(())
 }

@@ -132,11 +132,11 @@ SELECT name FROM users WHERE email = 'grace@example.com';
 SELECT cf_unfreeze_legacy();
 SELECT cf_freeze_legacy();
 
--- Archive refuses while the validation fails. (session_replication_role = replica switches every
--- trigger off, ours included: a superuser's drift.)
-SET session_replication_role = replica;
+-- Archive refuses while the validation fails. (A reverse trigger switched off by hand: a table
+-- owner's drift.)
+ALTER TABLE cf_users DISABLE TRIGGER coreforge_sync_reverse_update;
 UPDATE cf_users SET name = 'Drifted' WHERE email = 'jose@example.com';
-RESET session_replication_role;
+ALTER TABLE cf_users ENABLE TRIGGER coreforge_sync_reverse_update;
 SELECT cf_archive_legacy();
 -- The reverse backfill writes CoreForge into the legacy tables; a second run writes nothing.
 SELECT * FROM cf_sync_legacy();

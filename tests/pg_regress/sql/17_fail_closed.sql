@@ -1,7 +1,7 @@
 -- Fail closed. The extension never reads its own state with a permissive default: a record that
--- is broken is an error that names it. And a session that switches every trigger off
--- (session_replication_role = replica, superusers only) bypasses the sync as it bypasses every
--- trigger: the validation names exactly the rows it changed, and one backfill repairs them.
+-- is broken is an error that names it. And writes made while a table owner had switched the sync
+-- triggers off by hand (ALTER TABLE ... DISABLE TRIGGER) bypass the sync: the validation names
+-- exactly the rows they changed, and one backfill repairs them.
 \i fixtures/legacy.sql
 CREATE EXTENSION coreforge_sync;
 SELECT cf_create_tables();
@@ -33,15 +33,19 @@ UPDATE coreforge_sync.settings SET value = 'seven' WHERE key = 'config_generatio
 SELECT cf_enable_sync();
 UPDATE coreforge_sync.settings SET value = '1' WHERE key = 'config_generation';
 
--- Writes made with every trigger off: two renames, a sign-up, a removed membership and a soft
+-- Writes made with the sync triggers off: two renames, a sign-up, a removed membership and a soft
 -- delete. None reaches CoreForge.
-SET session_replication_role = replica;
+ALTER TABLE users DISABLE TRIGGER coreforge_sync_update, DISABLE TRIGGER coreforge_sync_insert;
+ALTER TABLE tenants DISABLE TRIGGER coreforge_sync_update;
+ALTER TABLE tenant_members DISABLE TRIGGER coreforge_sync_delete;
 UPDATE users SET name = 'Ada Byron' WHERE email = 'ada@example.com';
 UPDATE tenants SET name = 'Acme Corporation' WHERE slug = 'acme';
 INSERT INTO users (id, email, name) VALUES ('a0000000-0000-0000-0000-0000000000d1', 'dark@example.com', 'Dark Write');
 DELETE FROM tenant_members WHERE user_id = 'a0000000-0000-0000-0000-000000000002' AND tenant_id = 'b0000000-0000-0000-0000-000000000002';
 UPDATE users SET deleted_at = '2026-01-01 00:00+00' WHERE email = 'grace@example.com';
-RESET session_replication_role;
+ALTER TABLE users ENABLE TRIGGER coreforge_sync_update, ENABLE TRIGGER coreforge_sync_insert;
+ALTER TABLE tenants ENABLE TRIGGER coreforge_sync_update;
+ALTER TABLE tenant_members ENABLE TRIGGER coreforge_sync_delete;
 -- The validation counts them, and names each one.
 SELECT entity, check_name, discrepancies FROM cf_validation_report() WHERE status = 'fail' ORDER BY 1, 2;
 SELECT * FROM cf_missing('users');
