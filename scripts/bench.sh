@@ -149,6 +149,40 @@ for i in $(seq 1 "$REPS"); do
     echo "  rep $i: rename: no trigger ${R5_NONE[-1]} tps, floor ${R5_FLOOR[-1]} tps, sync on ${R5_OURS[-1]} tps; touch: no trigger ${R5T_NONE[-1]} tps, sync on ${R5T_OURS[-1]} tps"
 done
 
+step "10: single-row writes of every kind, 2 clients, ${PGBENCH_SECONDS}s each (no sync, the floor, sync on)"
+# Each bench/writes/W.pgbench has its floor, W.floor.pgbench: the same statements, each with a
+# hand-written mirror into the cf_ tables in the same statement (run with sync off).
+WRITES=(user_insert_delete user_soft_delete membership_insert_delete membership_role tenant_rename tenant_soft_delete)
+declare -A W_NONE W_FLOOR W_OURS W_TARGET=(
+    [user_insert_delete]=0.95 [user_soft_delete]=0.9 [membership_insert_delete]=0.95 [membership_role]=0.95
+    [tenant_rename]=0.9 [tenant_soft_delete]=0.9)
+declare -A W_WHAT=(
+    [user_insert_delete]="a user inserted, then deleted"
+    [user_soft_delete]="a user with 3 memberships soft-deleted, then undeleted"
+    [membership_insert_delete]="a membership inserted, then deleted"
+    [membership_role]="a membership's role changed"
+    [tenant_rename]="a tenant renamed"
+    [tenant_soft_delete]="a tenant with 30 members soft-deleted, then undeleted")
+wtps() {
+    pgbench -n -c 2 -j 2 -T "$PGBENCH_SECONDS" -D users="$USERS" -D orgs="$ORGS" -f "$1" "$DB" 2>&1 |
+        sed -n 's/^tps = \([0-9]*\).* .*/\1/p'
+}
+all_tables="users, tenants, tenant_members, cf_users, cf_organizations, cf_memberships"
+for i in $(seq 1 "$REPS"); do
+    each "SELECT cf_disable_sync()" "VACUUM $all_tables" "CHECKPOINT"
+    for w in "${WRITES[@]}"; do
+        W_NONE[$w]+=" $(wtps "bench/writes/$w.pgbench")"
+        W_FLOOR[$w]+=" $(wtps "bench/writes/$w.floor.pgbench")"
+    done
+    each "SELECT cf_enable_sync()" "SELECT count(*) FROM cf_sync_all()" "VACUUM $all_tables" "CHECKPOINT"
+    for w in "${WRITES[@]}"; do
+        W_OURS[$w]+=" $(wtps "bench/writes/$w.pgbench")"
+    done
+    for w in "${WRITES[@]}"; do
+        echo "  rep $i: $w: no sync ${W_NONE[$w]##* } tps, floor ${W_FLOOR[$w]##* } tps, sync on ${W_OURS[$w]##* } tps"
+    done
+done
+
 step "6: cf_validation_report() on the full data against the guide's validation queries"
 t=$(sql_time "SELECT * FROM cf_sync_all()")
 echo "  all three entities backfilled (cf_sync_all) in ${t}s"
@@ -224,6 +258,12 @@ report="$OUT/results.md"
     echo "| 5 | single-row UPDATEs, 2 clients | ${r5o} tps | no trigger: ${r5n} tps | ${c5}x | ≥ 0.8x | $(verdict "$c5 >= 0.8") |"
     echo "| 5 | same | ${r5o} tps | the floor, a hand-written dual write in the same statement: ${r5f} tps | ${c5f}x | ≥ 0.95x | $(verdict "$c5f >= 0.95") |"
     echo "| 5b | single-row \`UPDATE\`s of \`updated_at\` (no mapped column), 2 clients | ${r5to} tps | no trigger: ${r5tn} tps | ${c5t}x | ≥ 0.95x | $(verdict "$c5t >= 0.95") |"
+    for w in "${WRITES[@]}"; do
+        # shellcheck disable=SC2086 # the lists are space-separated numbers
+        wo=$(m ${W_OURS[$w]}); wn=$(m ${W_NONE[$w]}); wf=$(m ${W_FLOOR[$w]})
+        cw=$(ratio "$wo" "$wf")
+        echo "| 10 | ${W_WHAT[$w]} (\`bench/writes/$w.pgbench\`), 2 clients | ${wo} tps | the floor: ${wf} tps (no sync: ${wn} tps, so sync on is $(ratio "$wo" "$wn")x and the floor $(ratio "$wf" "$wn")x of it) | ${cw}x | ≥ ${W_TARGET[$w]}x | $(verdict "$cw >= ${W_TARGET[$w]}") |"
+    done
     echo "| 6 | \`cf_validation_report()\` | ${r6o} s | the guide's validation queries: ${r6g} s | ${c6}x | ≤ 1.0x | $(verdict "$c6 <= 1.0") |"
     echo "| 7 | peak private memory of the \`cf_backfill\` backend | ${m4} kB at $((USERS * 4)) users | ${m1} kB at $USERS users | ${c7}x | within 20% | $(verdict "$c7 <= 1.2 && $c7 >= 0.8") |"
     echo "| 8 | one \`UPDATE\` of $UPDATE_ROWS cf_users during cutover (mirrored back into users) | ${r8o} s | no trigger: ${r8n} s | ${c8}x | (none; #4's forward target is ≤ 2.0x) | |"
@@ -232,7 +272,8 @@ report="$OUT/results.md"
     echo "4 none ${R4_NONE[*]}; ours ${R4_OURS[*]}; PL/pgSQL ${R4_PLPG[*]}; 5 none ${R5_NONE[*]}; ours ${R5_OURS[*]}; floor ${R5_FLOOR[*]};"
     echo "5b none ${R5T_NONE[*]}; ours ${R5T_OURS[*]};"
     echo "6 ours ${R6_OURS[*]}; guide ${R6_GUIDE[*]}; 7 at $USERS ${M1[*]} kB; at $((USERS * 4)) ${M4[*]} kB;"
-    echo "8 none ${R8_NONE[*]}; ours ${R8_OURS[*]}."
+    echo "8 none ${R8_NONE[*]}; ours ${R8_OURS[*]};"
+    for w in "${WRITES[@]}"; do echo "10 $w: none${W_NONE[$w]}; floor${W_FLOOR[$w]}; ours${W_OURS[$w]};"; done
     echo
     echo "9: deadlock retries of \`tests/chaos/legacy.pgbench\` (3 clients, ${PGBENCH_SECONDS} s, $REPS rounds each, \`bench/deadlocks.sh\`):"
     echo
