@@ -96,6 +96,8 @@ enum Plan {
     Fast,
     /// `sqlgen::mirror::fast_update_one`.
     FastOne,
+    /// `sqlgen::mirror::fast_insert_one`.
+    FastInsert,
     Probe {
         old: bool,
         new: bool,
@@ -307,6 +309,12 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
     }
     let deps = target_dependents(&target)?;
     let deps: Vec<&Entity> = deps.iter().map(|d| d.as_ref()).collect();
+    if !old && rows == 1 && e.parents.is_empty() && e.key.len() == 1 && e.key[0].map.is_none() {
+        let sql = || mirror_sql::fast_insert_one(&e, &deps);
+        if one_row(&e, &target, td, Plan::FastInsert, &sql)? {
+            return Ok(());
+        }
+    }
     Spi::connect_mut(|client| {
         // SAFETY: td is the TriggerData of this call; registering exposes its transition tables
         // to the statements of this SPI connection under their REFERENCING names.
@@ -415,19 +423,7 @@ fn reverse_trigger<'a>(
 fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64) -> Result<bool> {
     // One row: by its key, in one UPDATE; 0 rows updated sends it down the full path.
     if rows == 1 && e.key.len() == 1 {
-        let key = transition::attnums(td, &[e.key[0].legacy.as_str()])
-            .and_then(|a| transition::single_new_value(td, a[0]));
-        if let Some(key) = key {
-            return Spi::connect_mut(|client| {
-                let plan = Key { target: target.clone(), plan: Plan::FastOne };
-                let updated = owner::as_owner(&e.cf_schema, e.cf_name, || {
-                    run_with(client, plan, rows, &|| mirror_sql::fast_update_one(e), Some(&key), |t| {
-                        Ok(t.first().get::<i64>(1)?.unwrap_or(0))
-                    })
-                })?;
-                Ok(updated == 1)
-            });
-        }
+        return one_row(e, target, td, Plan::FastOne, &|| mirror_sql::fast_update_one(e));
     }
     Spi::connect_mut(|client| {
         // SAFETY: as in mirror(): exposes this call's transition tables to its statements.
@@ -439,6 +435,30 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
             })
         })?;
         Ok(not_ready == 0)
+    })
+}
+
+/// A one-row fast path (`plan`: FastOne or FastInsert): its statement, as the cf_ table's owner,
+/// with the statement's one key as its parameter. Whether it wrote the row; when it wrote nothing
+/// (the row not ready, nothing to change, a conflict), the full path decides.
+fn one_row(
+    e: &Entity,
+    target: &Target,
+    td: &pg_sys::TriggerData,
+    plan: Plan,
+    sql: &dyn Fn() -> String,
+) -> Result<bool> {
+    let Some(key) = transition::attnums(td, &[e.key[0].legacy.as_str()])
+        .and_then(|a| transition::single_new_value(td, a[0]))
+    else {
+        return Ok(false);
+    };
+    Spi::connect_mut(|client| {
+        let plan = Key { target: target.clone(), plan };
+        let written = owner::as_owner(&e.cf_schema, e.cf_name, || {
+            run_with(client, plan, 1, sql, Some(&key), |t| Ok(t.first().get::<i64>(1)?.unwrap_or(0)))
+        })?;
+        Ok(written == 1)
     })
 }
 

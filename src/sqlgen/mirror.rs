@@ -110,6 +110,56 @@ pub fn fast_update(e: &Entity) -> String {
     )
 }
 
+/// The fast path of a one-row INSERT of a user or organization whose key is its CoreForge id:
+/// one `INSERT` of the row's projection (the backfill's expressions), the row found by its key
+/// (`$1`, a parameter of a kept plan). It inserts only a row that is live, has no problem, no
+/// reject, and no legacy membership pointing at it: such a row brings nothing else into CoreForge
+/// and clears nothing. It first locks the row's unique values as the probe does (so a writer of
+/// the same value on the full path is ordered against it), and does nothing on any conflict (its
+/// key already in CoreForge, a value held, or being written by another transaction, which it
+/// waits for): 0 rows inserted sends the write down the full path, which decides and records.
+pub fn fast_insert_one(e: &Entity, deps: &[&Entity]) -> String {
+    let a = e.primary.alias;
+    let k = &e.key[0];
+    let from = e.from(false);
+    let by_key = format!("{a}.{} = $1::{}", ident(&k.legacy), e.primary.id_type);
+    let values: Vec<String> = e
+        .columns
+        .iter()
+        .filter(|c| e.unique.contains(&c.cf))
+        .map(|c| format!("SELECT {} AS v FROM {from} WHERE {by_key}", c.expr))
+        .collect();
+    let mut exprs: Vec<String> = e.key.iter().map(|k| k.proj.clone()).collect();
+    exprs.extend(e.columns.iter().chain(&e.insert_only).map(|c| c.expr.clone()));
+    let unreferenced: String = links(e, deps)
+        .iter()
+        .map(|(d, parent)| {
+            format!(
+                " AND NOT EXISTS (SELECT 1 FROM {} m WHERE m.{} = $1::{})",
+                d.primary.table(),
+                ident(&parent.fk_legacy),
+                e.primary.id_type
+            )
+        })
+        .collect();
+    format!(
+        "WITH v AS MATERIALIZED (SELECT {locks} AS n), \
+         up AS (INSERT INTO {cf} ({names}, updated_at) SELECT {exprs}, pg_catalog.now() FROM {from} CROSS JOIN v \
+           WHERE {by_key} AND {live} AND {problem} IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {name} AND x.legacy_id = {key_text}){unreferenced} \
+           ON CONFLICT DO NOTHING RETURNING 1) \
+         SELECT pg_catalog.count(*) FROM up",
+        locks = value_locks(&values),
+        cf = e.cf_table(),
+        names = written_names(e).join(", "),
+        exprs = exprs.join(", "),
+        live = e.live(),
+        problem = e.problem(ParentCheck::Lookup),
+        name = literal(e.name()),
+        key_text = e.legacy_key_text(a),
+    )
+}
+
 /// [`fast_update`] for a statement of one row, whose legacy key is `$1` (text): one `UPDATE` of its
 /// cf_ row, read from the legacy table by key, with the projection's expressions, when the row is
 /// ready and differs. It returns `(updated)`: 0 when the row was not ready, or did not differ (the
@@ -357,6 +407,20 @@ fn written_names(e: &Entity) -> Vec<String> {
         .collect()
 }
 
+/// `(SELECT count(*) ...)`: takes the transaction-level advisory lock of each value the `values`
+/// selects (column `v`) return, in hash order (so two writers never wait for each other in a
+/// cycle); `0` when there are none.
+fn value_locks(values: &[String]) -> String {
+    if values.is_empty() {
+        return "0::bigint".to_string();
+    }
+    format!(
+        "(SELECT pg_catalog.count(pg_catalog.pg_advisory_xact_lock({UNIQUE_VALUE_LOCK}, pg_catalog.hashtext(l.v))) \
+         FROM (SELECT DISTINCT pg_catalog.hashtext(v) AS h, v FROM ({}) x WHERE v IS NOT NULL ORDER BY 1) l)",
+        values.join(" UNION ALL ")
+    )
+}
+
 /// `ON CONFLICT (key) DO UPDATE ... WHERE <differs> RETURNING <id>, <inserted?>`: a row inserted
 /// at the same moment by another session is absorbed, and an unchanged row keeps its `updated_at`.
 fn on_conflict(e: &Entity) -> String {
@@ -575,15 +639,7 @@ pub fn probe(e: &Entity, deps: &[&Entity], old: bool, new: bool, lock_values: bo
             values.push(format!("SELECT {} AS v FROM {NEW_TABLE} {}", c.expr, e.primary.alias));
         }
     }
-    let locked = if values.is_empty() {
-        "0::bigint".to_string()
-    } else {
-        format!(
-            "(SELECT pg_catalog.count(pg_catalog.pg_advisory_xact_lock({UNIQUE_VALUE_LOCK}, pg_catalog.hashtext(l.v))) \
-             FROM (SELECT DISTINCT pg_catalog.hashtext(v) AS h, v FROM ({}) x WHERE v IS NOT NULL ORDER BY 1) l)",
-            values.join(" UNION ALL ")
-        )
-    };
+    let locked = value_locks(&values);
     // (`OFFSET 0` keeps `remove` computed once, though two columns read it.)
     format!(
         "SELECT p.remove, p.remove OR {changed} AS cascade, {} AS parents_backfilled, {retry} AS retry, \

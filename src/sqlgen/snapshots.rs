@@ -227,6 +227,9 @@ fn statements(entities: &[Entity], i: usize) -> String {
         add("fast path of an UPDATE", fast_update(e));
         if e.key.len() == 1 {
             add("fast path of a one-row UPDATE", crate::sqlgen::mirror::fast_update_one(e));
+            if e.key[0].map.is_none() {
+                add("fast path of a one-row INSERT", crate::sqlgen::mirror::fast_insert_one(e, &deps));
+            }
         }
     }
     add("probe of an UPDATE", probe(e, &deps, true, true, true));

@@ -61,6 +61,33 @@ SELECT name FROM cf_users WHERE email = 'grace@example.com';
 UPDATE users SET name = 'Grace Brewster Hopper' WHERE email = 'grace@example.com';
 SELECT count(*) AS rejects FROM cf_rejects('users');
 
+-- A sign-up is mirrored in one statement: the INSERT's fast path locks the new email, and inserts
+-- the row's projection when it is live, has no problem, and no legacy membership points at it.
+-- (The first sign-up builds the statement; the second is counted.)
+INSERT INTO users (id, email, name, created_at) VALUES ('a0000000-0000-0000-0000-000000000010', 'alan@example.com', 'Alan Turing', now());
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+INSERT INTO users (id, email, name, created_at) VALUES ('a0000000-0000-0000-0000-000000000011', 'edsger@example.com', 'Edsger Dijkstra', now());
+SELECT pg_temp.trigger_statements() AS statements_for_a_sign_up;
+SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS statement, calls FROM pg_stat_statements
+ WHERE NOT toplevel AND query NOT LIKE '%pg_stat_statements%' ORDER BY 1;
+SELECT email, name FROM cf_users WHERE id = 'a0000000-0000-0000-0000-000000000011';
+
+-- A sign-up whose email CoreForge already holds: the fast path's INSERT meets the conflict and
+-- writes nothing, and the full path records the reject (the application's INSERT succeeds).
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+INSERT INTO users (id, email, name, created_at) VALUES ('a0000000-0000-0000-0000-000000000012', 'edsger@example.com', 'E. W. Dijkstra', now());
+SELECT pg_temp.trigger_statements() > 1 AS the_full_path_ran;
+SELECT reason FROM cf_rejects('users') WHERE legacy_id LIKE '%-000000000012';
+SELECT count(*) AS cf_rows_for_the_email FROM cf_users WHERE email = 'edsger@example.com';
+DELETE FROM users WHERE id = 'a0000000-0000-0000-0000-000000000012';
+SELECT count(*) AS rejects FROM cf_rejects('users');
+
+-- An unmirrorable sign-up (no name): the fast path's INSERT finds a problem, the full path records it.
+INSERT INTO users (id, email, name, created_at) VALUES ('a0000000-0000-0000-0000-000000000013', 'anon@example.com', '', now());
+SELECT reason FROM cf_rejects('users') WHERE legacy_id LIKE '%-000000000013';
+SELECT count(*) AS mirrored FROM cf_users WHERE id = 'a0000000-0000-0000-0000-000000000013';
+DELETE FROM users WHERE id = 'a0000000-0000-0000-0000-000000000013';
+
 -- From cutover on, a CoreForge write that changes no mapped column is not written back either.
 SELECT cf_cutover() IS NOT NULL AS cut_over;
 UPDATE cf_users SET name = 'Ada King' WHERE email = 'ada@example.com';
