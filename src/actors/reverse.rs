@@ -57,7 +57,7 @@ pub fn reconcile_all() -> Result<Vec<(EntityKind, Counts)>> {
 }
 
 /// What keeps the legacy tables from taking every CoreForge row (`cf_cutover` refuses on any):
-/// NOT NULL columns the reverse sync does not write and that have no default, NOT NULL columns
+/// generated columns it would write, NOT NULL columns the reverse sync does not write and that have no default, NOT NULL columns
 /// CoreForge may leave NULL, mapped ids with no way to make a new one, a legacy column two
 /// CoreForge columns are read from, and value maps that cannot bring a CoreForge value back.
 pub fn problems(entities: &[Entity]) -> Result<Vec<String>> {
@@ -72,6 +72,15 @@ pub fn problems(entities: &[Entity]) -> Result<Vec<String>> {
             .chain(cols.iter().map(|w| w.legacy))
             .chain(e.primary.soft_delete_column())
             .collect();
+        for c in catalog::generated_columns(&p.schema, &p.name)? {
+            if filled.contains(&c.as_str()) {
+                out.push(format!(
+                    "{}.{} is a generated column: the reverse sync would have to write it, and PostgreSQL lets no write set it (map the CoreForge column to a plain column, or stay in side_by_side, where it is only read)",
+                    p.display(),
+                    c
+                ));
+            }
+        }
         for c in catalog::required_columns(&p.schema, &p.name)? {
             if !filled.contains(&c.as_str()) {
                 out.push(format!(

@@ -122,13 +122,28 @@ pub fn new_value(schema: &str, table: &str, column: &str) -> Result<Option<Strin
 /// The NOT NULL columns of `schema.table` that a new row cannot leave out: no default, no
 /// identity, not generated.
 pub fn required_columns(schema: &str, table: &str) -> Result<Vec<String>> {
+    column_names(
+        schema,
+        table,
+        "a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''",
+    )
+}
+
+/// The generated columns of `schema.table` (`GENERATED ALWAYS AS ... STORED`): no write may set them.
+pub fn generated_columns(schema: &str, table: &str) -> Result<Vec<String>> {
+    column_names(schema, table, "a.attgenerated <> ''")
+}
+
+/// The names of the columns of `schema.table` that `cond` (over `pg_attribute a`) holds for.
+fn column_names(schema: &str, table: &str, cond: &str) -> Result<Vec<String>> {
     Spi::get_one_with_args::<Vec<String>>(
-        "SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) \
-           FROM pg_catalog.pg_attribute a \
-           JOIN pg_catalog.pg_class r ON r.oid = a.attrelid \
-           JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
-          WHERE n.nspname = $1 AND r.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
-            AND a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''",
+        &format!(
+            "SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) \
+               FROM pg_catalog.pg_attribute a \
+               JOIN pg_catalog.pg_class r ON r.oid = a.attrelid \
+               JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
+              WHERE n.nspname = $1 AND r.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped AND {cond}"
+        ),
         &[schema.into(), table.into()],
     )
     .map(Option::unwrap_or_default)

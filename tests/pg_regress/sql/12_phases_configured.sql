@@ -39,6 +39,19 @@ ALTER TABLE crm.accounts ALTER COLUMN region DROP DEFAULT;
 SELECT cf_cutover(force => true, reason => 'rejected rows stay in the legacy tables');
 ALTER TABLE crm.accounts ALTER COLUMN region SET DEFAULT 'eu';
 
+-- A generated column (GENERATED ALWAYS AS ... STORED) can be read, but no write may set it: mapped,
+-- it is read forward, and cutover refuses, forced or not, naming it.
+ALTER TABLE crm.accounts ADD COLUMN display_name text GENERATED ALWAYS AS (full_name) STORED;
+SELECT settings AS users_settings FROM cf_config() WHERE entity = 'users' \gset
+SET client_min_messages = warning;
+SELECT FROM cf_configure('users', jsonb_set(:'users_settings'::jsonb, '{columns,name}', '"display_name"'));
+RESET client_min_messages;
+SELECT cf_cutover(force => true, reason => 'rejected rows stay in the legacy tables');
+SET client_min_messages = warning;
+SELECT FROM cf_configure('users', :'users_settings'::jsonb);
+RESET client_min_messages;
+ALTER TABLE crm.accounts DROP COLUMN display_name;
+
 -- A value map that cannot bring every CoreForge plan back (with "*": "reject", a plan no tier maps
 -- to would be rejected once written back): refused too.
 SELECT settings AS organizations_settings FROM cf_config() WHERE entity = 'organizations' \gset
