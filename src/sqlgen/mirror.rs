@@ -134,12 +134,7 @@ pub fn fast_insert_one(e: &Entity, deps: &[&Entity]) -> String {
     let unreferenced: String = links(e, deps)
         .iter()
         .map(|(d, parent)| {
-            format!(
-                " AND NOT EXISTS (SELECT 1 FROM {} m WHERE m.{} = $1::{})",
-                d.primary.table(),
-                ident(&parent.fk_legacy),
-                e.primary.id_type
-            )
+            format!(" AND NOT {}", legacy_referenced(d, parent, &format!("$1::{}", e.primary.id_type)))
         })
         .collect();
     format!(
@@ -407,6 +402,11 @@ fn written_names(e: &Entity) -> Vec<String> {
         .collect()
 }
 
+/// `EXISTS (...)`: whether a legacy row of the dependent `d` points at `key` through `parent`.
+fn legacy_referenced(d: &Entity, parent: &Parent, key: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM {} m WHERE m.{} = {key})", d.primary.table(), ident(&parent.fk_legacy))
+}
+
 /// `(SELECT count(*) ...)`: takes the transaction-level advisory lock of each value the `values`
 /// selects (column `v`) return, in hash order (so two writers never wait for each other in a
 /// cycle); `0` when there are none.
@@ -603,9 +603,8 @@ pub fn probe(e: &Entity, deps: &[&Entity], old: bool, new: bool, lock_values: bo
             .into_iter()
             .map(|(d, parent)| {
                 format!(
-                    "EXISTS (SELECT 1 FROM {} m WHERE m.{} = lc.id) OR EXISTS (SELECT 1 FROM {} m WHERE m.{} = {})",
-                    d.primary.table(),
-                    ident(&parent.fk_legacy),
+                    "{} OR EXISTS (SELECT 1 FROM {} m WHERE m.{} = {})",
+                    legacy_referenced(d, parent, "lc.id"),
                     d.cf_table(),
                     ident(parent.fk_cf),
                     k.cf_of("lc.id"),
