@@ -164,8 +164,12 @@ declare -A W_WHAT=(
     [tenant_rename]="a tenant renamed"
     [tenant_soft_delete]="a tenant with 30 members soft-deleted, then undeleted")
 wtps() {
-    pgbench -n -c 2 -j 2 -T "$PGBENCH_SECONDS" -D users="$USERS" -D orgs="$ORGS" -f "$1" "$DB" 2>&1 |
-        sed -n 's/^tps = \([0-9]*\).* .*/\1/p'
+    local out
+    if ! out=$(pgbench -n -c 2 -j 2 -T "$PGBENCH_SECONDS" -D users="$USERS" -D orgs="$ORGS" -D clients=2 -f "$1" "$DB" 2>&1); then
+        printf 'pgbench failed on %s:\n%s\n' "$1" "$out" >&2
+        return 1
+    fi
+    sed -n 's/^tps = \([0-9]*\).* .*/\1/p' <<<"$out"
 }
 all_tables="users, tenants, tenant_members, cf_users, cf_organizations, cf_memberships"
 for i in $(seq 1 "$REPS"); do

@@ -98,6 +98,9 @@ enum Plan {
     FastOne,
     /// `sqlgen::mirror::fast_insert_one`.
     FastInsert,
+    /// `sqlgen::mirror::fast_remove_lock`, then `fast_remove_one`.
+    FastRemoveLock,
+    FastRemove,
     Probe {
         old: bool,
         new: bool,
@@ -238,6 +241,22 @@ fn unchanged(td: &pg_sys::TriggerData, old: bool, new: bool, columns: &[&str]) -
     old && new && transition::attnums(td, columns).is_some_and(|a| !transition::update_changes(td, &a))
 }
 
+/// Whether a one-row statement that had an old row takes it out of CoreForge by itself: a DELETE,
+/// or an UPDATE that keeps its key and soft-deletes it.
+fn removes(e: &Entity, td: &pg_sys::TriggerData, new: bool) -> bool {
+    if !new {
+        return true;
+    }
+    let Some(column) = e.primary.soft_delete_column() else {
+        return false;
+    };
+    let keys: Vec<&str> = e.key.iter().map(|k| k.legacy.as_str()).collect();
+    let live = |old| {
+        transition::attnums(td, &[column]).map(|a| e.primary.is_live(transition::single_value(td, old, a[0]).as_deref()))
+    };
+    unchanged(td, true, true, &keys) && live(true) == Some(true) && live(false) == Some(false)
+}
+
 /// How many rows the firing statement touched (its transition table's size).
 fn transition_rows(td: &pg_sys::TriggerData) -> i64 {
     let table = if td.tg_newtable.is_null() { td.tg_oldtable } else { td.tg_newtable };
@@ -309,9 +328,19 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
     }
     let deps = target_dependents(&target)?;
     let deps: Vec<&Entity> = deps.iter().map(|d| d.as_ref()).collect();
-    if !old && rows == 1 && e.parents.is_empty() && e.key.len() == 1 && e.key[0].map.is_none() {
-        let sql = || mirror_sql::fast_insert_one(&e, &deps);
-        if one_row(&e, &target, td, Plan::FastInsert, &sql)? {
+    // A one-row INSERT, DELETE or soft delete of a user or organization keyed by its CoreForge id:
+    // its own statements first (one for an insert, a lock and a removal for the others).
+    if rows == 1 && e.parents.is_empty() && e.key.len() == 1 && e.key[0].map.is_none() {
+        let insert = || mirror_sql::fast_insert_one(&e, &deps);
+        let (lock, remove) = (|| mirror_sql::fast_remove_lock(&e), || mirror_sql::fast_remove_one(&e, &deps));
+        let steps: &[(Plan, &dyn Fn() -> String)] = if !old {
+            &[(Plan::FastInsert, &insert)]
+        } else if removes(&e, td, new) {
+            &[(Plan::FastRemoveLock, &lock), (Plan::FastRemove, &remove)]
+        } else {
+            &[]
+        };
+        if !steps.is_empty() && one_row(&e, &target, td, old, steps)? {
             return Ok(());
         }
     }
@@ -423,7 +452,7 @@ fn reverse_trigger<'a>(
 fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64) -> Result<bool> {
     // One row: by its key, in one UPDATE; 0 rows updated sends it down the full path.
     if rows == 1 && e.key.len() == 1 {
-        return one_row(e, target, td, Plan::FastOne, &|| mirror_sql::fast_update_one(e));
+        return one_row(e, target, td, false, &[(Plan::FastOne, &|| mirror_sql::fast_update_one(e))]);
     }
     Spi::connect_mut(|client| {
         // SAFETY: as in mirror(): exposes this call's transition tables to its statements.
@@ -438,27 +467,34 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
     })
 }
 
-/// A one-row fast path (`plan`: FastOne or FastInsert): its statement, as the cf_ table's owner,
-/// with the statement's one key as its parameter. Whether it wrote the row; when it wrote nothing
-/// (the row not ready, nothing to change, a conflict), the full path decides.
+/// A one-row fast path: its statements (`steps`: FastOne, FastInsert, or FastRemoveLock then
+/// FastRemove), one after the other as the cf_ table's owner, each with the statement's one key
+/// (from its old row with `from_old`, else its new one) as its parameter. Whether the last wrote the
+/// row; when it wrote nothing (the row not ready, nothing to change, a conflict), the full path
+/// decides.
 fn one_row(
     e: &Entity,
     target: &Target,
     td: &pg_sys::TriggerData,
-    plan: Plan,
-    sql: &dyn Fn() -> String,
+    from_old: bool,
+    steps: &[(Plan, &dyn Fn() -> String)],
 ) -> Result<bool> {
     let Some(key) = transition::attnums(td, &[e.key[0].legacy.as_str()])
-        .and_then(|a| transition::single_new_value(td, a[0]))
+        .and_then(|a| transition::single_value(td, from_old, a[0]))
     else {
         return Ok(false);
     };
     Spi::connect_mut(|client| {
-        let plan = Key { target: target.clone(), plan };
-        let written = owner::as_owner(&e.cf_schema, e.cf_name, || {
-            run_with(client, plan, 1, sql, Some(&key), |t| Ok(t.first().get::<i64>(1)?.unwrap_or(0)))
-        })?;
-        Ok(written == 1)
+        owner::as_owner(&e.cf_schema, e.cf_name, || {
+            let mut written = 0;
+            for (plan, sql) in steps {
+                let plan = Key { target: target.clone(), plan: *plan };
+                written = run_with(client, plan, 1, *sql, Some(&key), |t| {
+                    Ok(t.first().get::<i64>(1)?.unwrap_or(0))
+                })?;
+            }
+            Ok(written == 1)
+        })
     })
 }
 

@@ -113,20 +113,21 @@ unsafe fn differs(
     lp != lq || std::slice::from_raw_parts(p, lp) != std::slice::from_raw_parts(q, lq)
 }
 
-/// The value of attribute `attnum` (0-based) of the only row of the statement's new rows, as text
-/// (the type's output function); None when there is not exactly one row, or it is NULL.
-pub fn single_new_value(td: &pg_sys::TriggerData, attnum: usize) -> Option<String> {
-    let new = td.tg_newtable;
-    // SAFETY: as in update_changes: our own read pointer, rewound, over this call's new rows.
+/// The value of attribute `attnum` (0-based) of the only row of the statement's new rows (or, with
+/// `old`, of its old rows), as text (the type's output function); None when there is not exactly one
+/// row, or it is NULL.
+pub fn single_value(td: &pg_sys::TriggerData, old: bool, attnum: usize) -> Option<String> {
+    let rows = if old { td.tg_oldtable } else { td.tg_newtable };
+    // SAFETY: as in update_changes: our own read pointer, rewound, over this call's rows.
     unsafe {
-        if new.is_null() || pg_sys::tuplestore_tuple_count(new) != 1 {
+        if rows.is_null() || pg_sys::tuplestore_tuple_count(rows) != 1 {
             return None;
         }
         let desc = (*td.tg_relation).rd_att;
         let attr = &(*desc).attrs.as_slice((*desc).natts as usize)[attnum];
-        let slot = reader(new, desc);
+        let slot = reader(rows, desc);
         let mut out = None;
-        if pg_sys::tuplestore_gettupleslot(new, true, false, slot) {
+        if pg_sys::tuplestore_gettupleslot(rows, true, false, slot) {
             pg_sys::slot_getsomeattrs_int(slot, attnum as i32 + 1);
             if !*(*slot).tts_isnull.add(attnum) {
                 let (mut output, mut varlena) = (pg_sys::InvalidOid, false);

@@ -156,6 +156,16 @@ impl Source {
         }
     }
 
+    /// Whether a row whose soft-delete column holds `value` (as text, None for NULL) is live: the
+    /// Rust side of [`Source::live`].
+    pub fn is_live(&self, value: Option<&str>) -> bool {
+        match &self.soft_delete {
+            Some(SoftDelete::Timestamp(_)) => value.is_none(),
+            Some(SoftDelete::Boolean(_)) => value != Some("t"),
+            None => true,
+        }
+    }
+
     /// The column a soft delete sets, if any.
     pub fn soft_delete_column(&self) -> Option<&str> {
         match &self.soft_delete {

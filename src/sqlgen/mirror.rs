@@ -155,6 +155,72 @@ pub fn fast_insert_one(e: &Entity, deps: &[&Entity]) -> String {
     )
 }
 
+/// The first of the two statements of the fast path of a one-row removal ([`fast_remove_one`]):
+/// the cf_ row of the legacy key (`$1`, text) locked `FOR UPDATE`. A CoreForge membership being
+/// inserted for that row (the new application, from cutover on) holds it `FOR KEY SHARE` until it
+/// commits: waiting for it here lets the removal's fresh snapshot see it and remove it with its
+/// parent, instead of failing on CoreForge's foreign key (`fk_race_cutover`).
+pub fn fast_remove_lock(e: &Entity) -> String {
+    format!(
+        "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM {cf} c WHERE c.id = {id} FOR UPDATE OF c) l",
+        cf = e.cf_table(),
+        id = e.key[0].cf_of(&format!("$1::{}", e.primary.id_type)),
+    )
+}
+
+/// The fast path of a one-row DELETE or soft delete of a user or organization whose key is its
+/// CoreForge id, run after [`fast_remove_lock`] (in a snapshot of its own): the cf_ row and its
+/// memberships deleted in one statement, as the full path would, when nothing else follows: the
+/// legacy row is gone or soft-deleted, it has no reject to clear, neither have its legacy
+/// memberships, and no row of its entity waits for an email or slug (the full path retries those).
+/// It returns `(deleted)`: 0 sends the write down the full path, which decides (and does nothing
+/// when CoreForge never held the row).
+pub fn fast_remove_one(e: &Entity, deps: &[&Entity]) -> String {
+    let a = e.primary.alias;
+    let key = format!("$1::{}", e.primary.id_type);
+    let id = e.key[0].cf_of(&key);
+    let mut ok = vec![
+        format!(
+            "NOT EXISTS (SELECT 1 FROM {} {a} WHERE {a}.{} = {key} AND {})",
+            e.primary.table(),
+            ident(&e.key[0].legacy),
+            e.primary.live(a)
+        ),
+        format!(
+            "NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {} AND x.legacy_id = {})",
+            literal(e.name()),
+            e.legacy_key_text_of(&[key.clone()])
+        ),
+    ];
+    if !e.unique.is_empty() {
+        ok.push(format!("NOT {}", values_awaited(e)));
+    }
+    let mut ctes = Vec::new();
+    for (i, (d, parent)) in links(e, deps).into_iter().enumerate() {
+        ok.push(format!(
+            "NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {} AND x.legacy_id IN \
+             (SELECT {} FROM {} m WHERE m.{} = {key}))",
+            literal(d.name()),
+            d.legacy_key_text("m"),
+            d.primary.table(),
+            ident(&parent.fk_legacy),
+        ));
+        ctes.push(format!(
+            "d{i} AS (DELETE FROM {} m WHERE m.{} = {id} AND EXISTS (SELECT 1 FROM ok))",
+            d.cf_table(),
+            ident(parent.fk_cf),
+        ));
+    }
+    format!(
+        "WITH ok AS MATERIALIZED (SELECT 1 WHERE {ok}), {deps}\
+         gone AS (DELETE FROM {cf} c WHERE c.id = {id} AND EXISTS (SELECT 1 FROM ok) RETURNING 1) \
+         SELECT pg_catalog.count(*) FROM gone",
+        ok = ok.join(" AND "),
+        deps = ctes.iter().map(|c| format!("{c}, ")).collect::<String>(),
+        cf = e.cf_table(),
+    )
+}
+
 /// [`fast_update`] for a statement of one row, whose legacy key is `$1` (text): one `UPDATE` of its
 /// cf_ row, read from the legacy table by key, with the projection's expressions, when the row is
 /// ready and differs. It returns `(updated)`: 0 when the row was not ready, or did not differ (the
@@ -407,6 +473,15 @@ fn legacy_referenced(d: &Entity, parent: &Parent, key: &str) -> String {
     format!("EXISTS (SELECT 1 FROM {} m WHERE m.{} = {key})", d.primary.table(), ident(&parent.fk_legacy))
 }
 
+/// `EXISTS (...)`: whether rows of `e` are rejected for an email or slug another row holds (a write
+/// that lets such a value go retries them).
+fn values_awaited(e: &Entity) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.reason LIKE 'duplicate\\_%')",
+        literal(e.name())
+    )
+}
+
 /// `(SELECT count(*) ...)`: takes the transaction-level advisory lock of each value the `values`
 /// selects (column `v`) return, in hash order (so two writers never wait for each other in a
 /// cycle); `0` when there are none.
@@ -621,10 +696,7 @@ pub fn probe(e: &Entity, deps: &[&Entity], old: bool, new: bool, lock_values: bo
     let settled = deps.iter().copied().chain(std::iter::once(e)).map(parents_backfilled).collect::<Vec<_>>();
     // An update or delete may let go of an email or slug that rejected rows wait for.
     let retry = if old && !e.unique.is_empty() {
-        format!(
-            "EXISTS (SELECT 1 FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.reason LIKE 'duplicate\\_%')",
-            literal(e.name())
-        )
+        values_awaited(e)
     } else {
         "false".into()
     };

@@ -229,6 +229,8 @@ fn statements(entities: &[Entity], i: usize) -> String {
             add("fast path of a one-row UPDATE", crate::sqlgen::mirror::fast_update_one(e));
             if e.key[0].map.is_none() {
                 add("fast path of a one-row INSERT", crate::sqlgen::mirror::fast_insert_one(e, &deps));
+                add("fast path of a one-row removal, its lock", crate::sqlgen::mirror::fast_remove_lock(e));
+                add("fast path of a one-row removal", crate::sqlgen::mirror::fast_remove_one(e, &deps));
             }
         }
     }
