@@ -170,20 +170,20 @@ fn with_plan<R>(
 /// Runs a trigger's statement: with the backend's kept plan for `key`, or planned afresh for a
 /// statement of more than [`KEPT_PLAN_MAX_ROWS`] rows.
 fn run_statement(client: &mut SpiClient<'_>, key: Key, rows: i64, sql: &dyn Fn() -> String) -> Result<()> {
-    run_with(client, key, rows, sql, None, |_| Ok(()))
+    run_with(client, key, rows, sql, &[], |_| Ok(()))
 }
 
-/// [`run_statement`] with one text argument, if given, and a reader of the result.
+/// [`run_statement`] with text arguments (`$1`, ...), and a reader of the result.
 fn run_with<R>(
     client: &mut SpiClient<'_>,
     key: Key,
     rows: i64,
     sql: &dyn Fn() -> String,
-    arg: Option<&str>,
+    arg: &[&str],
     read: impl FnOnce(SpiTupleTable<'_>) -> Result<R>,
 ) -> Result<R> {
-    let args: Vec<DatumWithOid> = arg.map(|a| a.into()).into_iter().collect();
-    let types: Vec<PgOid> = arg.map(|_| PgOid::BuiltIn(PgBuiltInOids::TEXTOID)).into_iter().collect();
+    let args: Vec<DatumWithOid> = arg.iter().map(|a| (*a).into()).collect();
+    let types: Vec<PgOid> = arg.iter().map(|_| PgOid::BuiltIn(PgBuiltInOids::TEXTOID)).collect();
     if rows > KEPT_PLAN_MAX_ROWS {
         read(client.update(sql().as_str(), None, &args)?)
     } else {
@@ -205,7 +205,7 @@ fn run_reverse_write(
         &e.primary.schema,
         &e.primary.name,
         || built.get_or_init(build),
-        |i, sql, arg| run_with(client, key(i), rows, sql, arg, owner::written),
+        |i, sql, arg| run_with(client, key(i), rows, sql, arg.as_slice(), owner::written),
     )?;
     Ok(())
 }
@@ -252,7 +252,8 @@ fn removes(e: &Entity, td: &pg_sys::TriggerData, new: bool) -> bool {
     };
     let keys: Vec<&str> = e.key.iter().map(|k| k.legacy.as_str()).collect();
     let live = |old| {
-        transition::attnums(td, &[column]).map(|a| e.primary.is_live(transition::single_value(td, old, a[0]).as_deref()))
+        transition::attnums(td, &[column])
+            .map(|a| e.primary.is_live(transition::single_value(td, old, a[0]).as_deref()))
     };
     unchanged(td, true, true, &keys) && live(true) == Some(true) && live(false) == Some(false)
 }
@@ -318,9 +319,10 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
     if rows == 0 || unchanged(td, old, new, &e.legacy_columns_read()) {
         return Ok(());
     }
-    // (Not for memberships: their cf_ rows are also written by their parents' writers, which a
-    // membership writer is ordered against only through the parents' rows, by the full path's locks.)
-    if e.parents.is_empty()
+    // (Memberships only one row at a time: their cf_ rows are also written by their parents'
+    // writers, and two statements each updating several of them in their own order deadlock; the
+    // full path's parent locks order those.)
+    if (e.parents.is_empty() || rows == 1)
         && unchanged(td, old, new, &e.legacy_identity_columns())
         && fast_update(&e, &target, td, rows)?
     {
@@ -400,7 +402,7 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
             |client: &mut SpiClient<'_>, scope: Scope, on_error: OnError| -> Result<(Counts, bool)> {
                 let sql = || statement(&e, &deps, scope, on_error);
                 let (counts, book) = owner::as_owner(&e.cf_schema, e.cf_name, || {
-                    run_with(client, key(Plan::Mirror(scope, on_error)), rows, &sql, None, counted)
+                    run_with(client, key(Plan::Mirror(scope, on_error)), rows, &sql, &[], counted)
                 })?;
                 let duplicate = book.as_deref().is_some_and(|b| b.contains("\"duplicate_"));
                 if let Some(book) = book {
@@ -409,7 +411,7 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
                         key(Plan::Bookkeeping),
                         rows,
                         &|| BOOKKEEPING.to_string(),
-                        Some(&book),
+                        &[book.as_str()],
                         |_| Ok(()),
                     )?;
                 }
@@ -451,7 +453,7 @@ fn reverse_trigger<'a>(
 /// whole job; when some row was not ready, it wrote nothing and the full path follows.
 fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64) -> Result<bool> {
     // One row: by its key, in one UPDATE; 0 rows updated sends it down the full path.
-    if rows == 1 && e.key.len() == 1 {
+    if rows == 1 {
         return one_row(e, target, td, false, &[(Plan::FastOne, &|| mirror_sql::fast_update_one(e))]);
     }
     Spi::connect_mut(|client| {
@@ -459,7 +461,7 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
         let key = Key { target: target.clone(), plan: Plan::Fast };
         let not_ready = owner::as_owner(&e.cf_schema, e.cf_name, || {
-            run_with(client, key, rows, &|| mirror_sql::fast_update(e), None, |t| {
+            run_with(client, key, rows, &|| mirror_sql::fast_update(e), &[], |t| {
                 Ok(t.first().get::<i64>(1)?.unwrap_or(1))
             })
         })?;
@@ -468,8 +470,8 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
 }
 
 /// A one-row fast path: its statements (`steps`: FastOne, FastInsert, or FastRemoveLock then
-/// FastRemove), one after the other as the cf_ table's owner, each with the statement's one key
-/// (from its old row with `from_old`, else its new one) as its parameter. Whether the last wrote the
+/// FastRemove), one after the other as the cf_ table's owner, each with the key of the statement's
+/// one row (from its old row with `from_old`, else its new one) as its parameters, in key order. Whether the last wrote the
 /// row; when it wrote nothing (the row not ready, nothing to change, a conflict), the full path
 /// decides.
 fn one_row(
@@ -479,19 +481,20 @@ fn one_row(
     from_old: bool,
     steps: &[(Plan, &dyn Fn() -> String)],
 ) -> Result<bool> {
-    let Some(key) = transition::attnums(td, &[e.key[0].legacy.as_str()])
-        .and_then(|a| transition::single_value(td, from_old, a[0]))
-    else {
+    let names: Vec<&str> = e.key.iter().map(|k| k.legacy.as_str()).collect();
+    let Some(key) = transition::attnums(td, &names).and_then(|attnums| {
+        attnums.iter().map(|a| transition::single_value(td, from_old, *a)).collect::<Option<Vec<String>>>()
+    }) else {
         return Ok(false);
     };
+    let key: Vec<&str> = key.iter().map(String::as_str).collect();
     Spi::connect_mut(|client| {
         owner::as_owner(&e.cf_schema, e.cf_name, || {
             let mut written = 0;
             for (plan, sql) in steps {
                 let plan = Key { target: target.clone(), plan: *plan };
-                written = run_with(client, plan, 1, *sql, Some(&key), |t| {
-                    Ok(t.first().get::<i64>(1)?.unwrap_or(0))
-                })?;
+                written =
+                    run_with(client, plan, 1, *sql, &key, |t| Ok(t.first().get::<i64>(1)?.unwrap_or(0)))?;
             }
             Ok(written == 1)
         })
@@ -528,8 +531,10 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
                 reverse_sql::assign_write(&e, NEW_TABLE).unwrap_or_else(Write::none)
             })?;
         }
-        // The statement's parts: the upsert of its new rows, the removal of the keys it took away.
-        let parts = usize::from(new) + usize::from(old);
+        // The statement's parts: the upsert of its new rows, the removal of the keys it took away
+        // (none when an UPDATE kept every row's key: the upsert alone).
+        let keys: Vec<&str> = e.key.iter().map(|k| k.cf).collect();
+        let parts = if unchanged(td, old, new, &keys) { 1 } else { usize::from(new) + usize::from(old) };
         for part in 0..parts {
             run(client, ReverseWrite::Statement { old, new, part }, &e, &|| {
                 reverse_sql::statement(&e, old, new).swap_remove(part)

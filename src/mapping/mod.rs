@@ -370,6 +370,21 @@ impl Entity {
             .join(" AND ")
     }
 
+    /// `u."id" = $1::uuid` (and so on over a composite key): the legacy row whose key is the
+    /// parameters `$1`, `$2`, ... (text, in key order), each cast to its column's type.
+    pub fn legacy_key_params(&self, alias: &str) -> String {
+        self.key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let column = self.primary.columns.iter().find(|c| c.name == k.legacy);
+                let ty = column.map_or("text", |c| c.type_base.as_str());
+                format!("{alias}.{} = ${}::{ty}", ident(&k.legacy), i + 1)
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
     /// A legacy row's key as text, for messages and rejects: `account_id=17` or
     /// `user_id=..., tenant_id=...`, over the legacy columns of `alias`.
     pub fn legacy_key_text(&self, alias: &str) -> String {

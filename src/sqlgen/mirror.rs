@@ -74,10 +74,11 @@ pub fn range_filter(e: &Entity, alias: &str, lower: bool) -> String {
 /// It only ever updates cf_ rows that exist (never inserts), and only for users and organizations,
 /// whose cf_ rows no one writes but the holders of their legacy rows (whose own statement orders
 /// them) and, from cutover on, the new application: it needs none of the full path's locks.
-/// Memberships take the full path: their cf_ rows are written by their parents' writers too, and a
-/// membership writer is ordered against those only through the parents' rows, which the full path
-/// locks first (without that order, a role change of a tenant's members and a bulk removal of
-/// users deadlock on cf_memberships; `bench/deadlocks.sh` showed it).
+/// Memberships take it only one row at a time ([`fast_update_one`]): their cf_ rows are written by
+/// their parents' writers too, and a membership writer of several rows is ordered against those only
+/// through the parents' rows, which the full path locks first (without that order, a role change of
+/// a tenant's members and a bulk removal of users deadlock on cf_memberships; `bench/deadlocks.sh`
+/// showed it).
 pub fn fast_update(e: &Entity) -> String {
     let keys = e.legacy_key_names();
     let sets: Vec<String> = e
@@ -120,9 +121,8 @@ pub fn fast_update(e: &Entity) -> String {
 /// waits for): 0 rows inserted sends the write down the full path, which decides and records.
 pub fn fast_insert_one(e: &Entity, deps: &[&Entity]) -> String {
     let a = e.primary.alias;
-    let k = &e.key[0];
     let from = e.from(false);
-    let by_key = format!("{a}.{} = $1::{}", ident(&k.legacy), e.primary.id_type);
+    let by_key = e.legacy_key_params(a);
     let values: Vec<String> = e
         .columns
         .iter()
@@ -221,13 +221,15 @@ pub fn fast_remove_one(e: &Entity, deps: &[&Entity]) -> String {
     )
 }
 
-/// [`fast_update`] for a statement of one row, whose legacy key is `$1` (text): one `UPDATE` of its
-/// cf_ row, read from the legacy table by key, with the projection's expressions, when the row is
-/// ready and differs. It returns `(updated)`: 0 when the row was not ready, or did not differ (the
-/// trigger then takes the full path, which decides both).
+/// [`fast_update`] for a statement of one row, whose legacy key is `$1`, ... (text, in key order):
+/// one `UPDATE` of its cf_ row, read from the legacy table by key, with the projection's
+/// expressions, when the row is ready and differs. It returns `(updated)`: 0 when the row was not
+/// ready, or did not differ (the trigger then takes the full path, which decides both). Memberships
+/// take it too (a role change): one cf_ row updated by one statement cannot close a cycle of waits
+/// with a parent's writer, and a membership whose parent is leaving CoreForge at the same moment is
+/// either updated before the parent's writer deletes it, or found gone (0, the full path).
 pub fn fast_update_one(e: &Entity) -> String {
     let a = e.primary.alias;
-    let k = &e.key[0];
     let sets: Vec<String> = e
         .columns
         .iter()
@@ -236,15 +238,14 @@ pub fn fast_update_one(e: &Entity) -> String {
         .collect();
     format!(
         "WITH up AS (UPDATE {cf} c SET {sets} FROM {from} \
-           WHERE {a}.{key} = $1::{ty} AND {live} AND {join} AND {problem} IS NULL \
+           WHERE {by_key} AND {live} AND {join} AND {problem} IS NULL \
              AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {name} AND x.legacy_id = {key_text}) \
              AND {cf_row} IS DISTINCT FROM {legacy_row} RETURNING 1) \
          SELECT pg_catalog.count(*) FROM up",
         cf = e.cf_table(),
         sets = sets.join(", "),
         from = e.from(false),
-        key = ident(&k.legacy),
-        ty = e.primary.id_type,
+        by_key = e.legacy_key_params(a),
         live = e.live(),
         join = e.key_join("c"),
         problem = e.problem(ParentCheck::Lookup),
@@ -695,11 +696,7 @@ pub fn probe(e: &Entity, deps: &[&Entity], old: bool, new: bool, lock_values: bo
     // Memberships written by this statement, directly or by cascade, may wait for their parents.
     let settled = deps.iter().copied().chain(std::iter::once(e)).map(parents_backfilled).collect::<Vec<_>>();
     // An update or delete may let go of an email or slug that rejected rows wait for.
-    let retry = if old && !e.unique.is_empty() {
-        values_awaited(e)
-    } else {
-        "false".into()
-    };
+    let retry = if old && !e.unique.is_empty() { values_awaited(e) } else { "false".into() };
     // A small statement that writes an email or slug first locks each value (transaction-level
     // advisory locks), so that two transactions giving two rows the same value at the same moment
     // are ordered: the second waits for the first to commit, then its mirror statement, in a fresh

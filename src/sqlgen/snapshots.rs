@@ -223,15 +223,13 @@ fn statements(entities: &[Entity], i: usize) -> String {
     add("backfill copy (Scope::All)", statement(e, &deps, Scope::All, OnError::Record));
     add("backfill removal (Scope::CfIds)", statement(e, &deps, Scope::CfIds, OnError::Record));
     add("batch (Scope::Range)", statement(e, &deps, Scope::Range { lower: true }, OnError::Record));
+    add("fast path of a one-row UPDATE", crate::sqlgen::mirror::fast_update_one(e));
     if e.parents.is_empty() {
         add("fast path of an UPDATE", fast_update(e));
-        if e.key.len() == 1 {
-            add("fast path of a one-row UPDATE", crate::sqlgen::mirror::fast_update_one(e));
-            if e.key[0].map.is_none() {
-                add("fast path of a one-row INSERT", crate::sqlgen::mirror::fast_insert_one(e, &deps));
-                add("fast path of a one-row removal, its lock", crate::sqlgen::mirror::fast_remove_lock(e));
-                add("fast path of a one-row removal", crate::sqlgen::mirror::fast_remove_one(e, &deps));
-            }
+        if e.key.len() == 1 && e.key[0].map.is_none() {
+            add("fast path of a one-row INSERT", crate::sqlgen::mirror::fast_insert_one(e, &deps));
+            add("fast path of a one-row removal, its lock", crate::sqlgen::mirror::fast_remove_lock(e));
+            add("fast path of a one-row removal", crate::sqlgen::mirror::fast_remove_one(e, &deps));
         }
     }
     add("probe of an UPDATE", probe(e, &deps, true, true, true));
