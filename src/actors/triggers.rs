@@ -83,11 +83,26 @@ struct Target {
     reverse: bool,
 }
 
-/// A kept plan: which statement, for which target.
+/// A kept plan: which statement, for which target, for statements of which size.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     target: Target,
     plan: Plan,
+    /// [`size_class`] of the statements it serves (set by [`with_plan`]).
+    size: u8,
+}
+
+/// The size class of a statement of `rows` rows. The planner sizes a transition table by its rows
+/// when the plan is made, so a kept plan fits the statement it was first made for: one made for a
+/// statement of a hundred rows (hash joins over whole tables) would be run for every later
+/// single-row write, and one made for one row (a probe per row) for a thousand. Plans are kept
+/// per class: one row, a few, many.
+fn size_class(rows: i64) -> u8 {
+    match rows {
+        ..=1 => 0,
+        2..=32 => 1,
+        _ => 2,
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -149,14 +164,17 @@ fn target_dependents(target: &Target) -> Result<Vec<Rc<Entity>>> {
     }
 }
 
-/// Runs `run` with the backend's kept plan for `key`, preparing it from `sql()` the first time.
+/// Runs `run` with the backend's kept plan for `key` and statements of `rows` rows, preparing it
+/// from `sql()` the first time.
 fn with_plan<R>(
     client: &mut SpiClient<'_>,
     key: Key,
+    rows: i64,
     sql: impl FnOnce() -> String,
     args: &[PgOid],
     run: impl FnOnce(&mut SpiClient<'_>, &OwnedPreparedStatement) -> Result<R>,
 ) -> Result<R> {
+    let key = Key { size: size_class(rows), ..key };
     PLANS.with(|plans| {
         let mut plans = plans.borrow_mut();
         if !plans.contains_key(&key) {
@@ -187,7 +205,7 @@ fn run_with<R>(
     if rows > KEPT_PLAN_MAX_ROWS {
         read(client.update(sql().as_str(), None, &args)?)
     } else {
-        with_plan(client, key, sql, &types, |client, plan| read(client.update(plan, None, &args)?))
+        with_plan(client, key, rows, sql, &types, |client, plan| read(client.update(plan, None, &args)?))
     }
 }
 
@@ -350,12 +368,13 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
         // SAFETY: td is the TriggerData of this call; registering exposes its transition tables
         // to the statements of this SPI connection under their REFERENCING names.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
-        let key = |plan| Key { target: target.clone(), plan };
+        let key = |plan| Key { target: target.clone(), plan, size: 0 };
         let lock_values = rows <= VALUE_LOCKS_MAX_ROWS;
         let probe_key = key(Plan::Probe { old, new, lock_values });
         let (remove, cascade, settled, retry, clear) = with_plan(
             client,
             probe_key,
+            rows,
             || probe(&e, &deps, old, new, lock_values),
             &[],
             |client, plan| {
@@ -459,7 +478,7 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
     Spi::connect_mut(|client| {
         // SAFETY: as in mirror(): exposes this call's transition tables to its statements.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
-        let key = Key { target: target.clone(), plan: Plan::Fast };
+        let key = Key { target: target.clone(), plan: Plan::Fast, size: 0 };
         let not_ready = owner::as_owner(&e.cf_schema, e.cf_name, || {
             run_with(client, key, rows, &|| mirror_sql::fast_update(e), &[], |t| {
                 Ok(t.first().get::<i64>(1)?.unwrap_or(1))
@@ -492,7 +511,7 @@ fn one_row(
         owner::as_owner(&e.cf_schema, e.cf_name, || {
             let mut written = 0;
             for (plan, sql) in steps {
-                let plan = Key { target: target.clone(), plan: *plan };
+                let plan = Key { target: target.clone(), plan: *plan, size: 0 };
                 written =
                     run_with(client, plan, 1, *sql, &key, |t| Ok(t.first().get::<i64>(1)?.unwrap_or(0)))?;
             }
@@ -521,7 +540,7 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
         // SAFETY: as in mirror_trigger.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
         let run = |client: &mut SpiClient<'_>, what: ReverseWrite, on: &Entity, w: &dyn Fn() -> Write| {
-            let key = |step| Key { target: target.clone(), plan: Plan::Reverse(what, step) };
+            let key = |step| Key { target: target.clone(), plan: Plan::Reverse(what, step), size: 0 };
             run_reverse_write(client, &key, rows, on, w)
         };
         // Rows born in CoreForge get legacy ids first (mapped ids; cf_cutover refuses a mapping
