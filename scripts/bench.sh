@@ -165,7 +165,9 @@ declare -A W_WHAT=(
     [tenant_soft_delete]="a tenant with 30 members soft-deleted, then undeleted")
 wtps() {
     local out
-    if ! out=$(pgbench -n -c 2 -j 2 -T "$PGBENCH_SECONDS" -D users="$USERS" -D orgs="$ORGS" -D clients=2 -f "$1" "$DB" 2>&1); then
+    local clients=2 # (the scripts read it as :clients: each client its own rows where two would collide)
+    if ! out=$(pgbench -n -c $clients -j $clients -T "$PGBENCH_SECONDS" -D users="$USERS" -D orgs="$ORGS" \
+        -D clients=$clients -f "$1" "$DB" 2>&1); then
         printf 'pgbench failed on %s:\n%s\n' "$1" "$out" >&2
         return 1
     fi
@@ -220,10 +222,10 @@ for i in $(seq 1 "$REPS"); do
 done
 for i in $(seq 1 "$REPS"); do
     sync_triggers DISABLE
-    R8B_NONE+=("$(tps bench/single_row_cf_update.pgbench)")
-    R8B_FLOOR+=("$(tps bench/single_row_cf_floor.pgbench)")
+    R8B_NONE+=("$(wtps bench/single_row_cf_update.pgbench)")
+    R8B_FLOOR+=("$(wtps bench/single_row_cf_floor.pgbench)")
     sync_triggers ENABLE
-    R8B_OURS+=("$(tps bench/single_row_cf_update.pgbench)")
+    R8B_OURS+=("$(wtps bench/single_row_cf_update.pgbench)")
     echo "  rep $i: single-row cf_users renames: no trigger ${R8B_NONE[-1]} tps, the reverse floor ${R8B_FLOOR[-1]} tps, reverse sync ${R8B_OURS[-1]} tps"
 done
 t=$(sql_time "SELECT count(*) FROM cf_sync_legacy()")

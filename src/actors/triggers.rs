@@ -490,9 +490,9 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
 
 /// A one-row fast path: its statements (`steps`: FastOne, FastInsert, or FastRemoveLock then
 /// FastRemove), one after the other as the cf_ table's owner, each with the key of the statement's
-/// one row (from its old row with `from_old`, else its new one) as its parameters, in key order. Whether the last wrote the
-/// row; when it wrote nothing (the row not ready, nothing to change, a conflict), the full path
-/// decides.
+/// one row (from its old row with `from_old`, else its new one) as its parameters, in key order.
+/// Whether every step found its row; when one finds nothing (no cf_ row, the row not ready, nothing
+/// to change, a conflict), the steps after it do not run, and the full path decides.
 fn one_row(
     e: &Entity,
     target: &Target,
@@ -509,13 +509,16 @@ fn one_row(
     let key: Vec<&str> = key.iter().map(String::as_str).collect();
     Spi::connect_mut(|client| {
         owner::as_owner(&e.cf_schema, e.cf_name, || {
-            let mut written = 0;
             for (plan, sql) in steps {
                 let plan = Key { target: target.clone(), plan: *plan, size: 0 };
-                written =
+                // A step that finds nothing (no cf_ row to lock, nothing written) ends the fast path.
+                let found =
                     run_with(client, plan, 1, *sql, &key, |t| Ok(t.first().get::<i64>(1)?.unwrap_or(0)))?;
+                if found == 0 {
+                    return Ok(false);
+                }
             }
-            Ok(written == 1)
+            Ok(true)
         })
     })
 }

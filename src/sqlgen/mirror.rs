@@ -225,11 +225,27 @@ pub fn fast_remove_one(e: &Entity, deps: &[&Entity]) -> String {
 /// one `UPDATE` of its cf_ row, read from the legacy table by key, with the projection's
 /// expressions, when the row is ready and differs. It returns `(updated)`: 0 when the row was not
 /// ready, or did not differ (the trigger then takes the full path, which decides both). Memberships
-/// take it too (a role change): one cf_ row updated by one statement cannot close a cycle of waits
-/// with a parent's writer, and a membership whose parent is leaving CoreForge at the same moment is
-/// either updated before the parent's writer deletes it, or found gone (0, the full path).
+/// take it too (a role change), first locking the membership with its user and tenant `FOR SHARE`,
+/// as the full path's lock statement does: a parent's soft delete, which removes the membership's
+/// cf_ row, then waits for this transaction at its own statement, instead of waiting for the cf_
+/// row while this transaction goes on to write the parent (`role_change_race`: a deadlock without
+/// the lock). A parent that left CoreForge before the lock was granted took the cf_ row with it:
+/// the `UPDATE` finds it gone (0, the full path).
 pub fn fast_update_one(e: &Entity) -> String {
     let a = e.primary.alias;
+    let (lock, locked) = if e.parents.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            format!(
+                "l AS MATERIALIZED (SELECT 1 FROM {} WHERE {} FOR SHARE OF {}), ",
+                e.from(false),
+                e.legacy_key_params(a),
+                e.lock_aliases()
+            ),
+            " AND EXISTS (SELECT 1 FROM l)".to_string(),
+        )
+    };
     let sets: Vec<String> = e
         .columns
         .iter()
@@ -237,8 +253,8 @@ pub fn fast_update_one(e: &Entity) -> String {
         .chain(std::iter::once("updated_at = pg_catalog.now()".to_string()))
         .collect();
     format!(
-        "WITH up AS (UPDATE {cf} c SET {sets} FROM {from} \
-           WHERE {by_key} AND {live} AND {join} AND {problem} IS NULL \
+        "WITH {lock}up AS (UPDATE {cf} c SET {sets} FROM {from} \
+           WHERE {by_key}{locked} AND {live} AND {join} AND {problem} IS NULL \
              AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {name} AND x.legacy_id = {key_text}) \
              AND {cf_row} IS DISTINCT FROM {legacy_row} RETURNING 1) \
          SELECT pg_catalog.count(*) FROM up",

@@ -115,8 +115,9 @@ SELECT count(*) AS rejects FROM cf_rejects('users');
 
 -- A deletion is mirrored in two statements: the DELETE's fast path locks the cf_ row (a CoreForge
 -- membership being inserted for it, from cutover on, is waited for), then, in a fresh snapshot,
--- deletes it when no membership points at it, it has no reject to clear, and no row waits for an
--- email. (The first deletion builds the statements; the second is counted.)
+-- deletes it with its memberships when it has no reject to clear, none of its legacy memberships
+-- is rejected, and no row waits for an email. (The first deletion builds the statements; the
+-- second is counted.)
 DELETE FROM users WHERE id = 'a0000000-0000-0000-0000-000000000014';
 SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
 DELETE FROM users WHERE id = 'a0000000-0000-0000-0000-000000000011';
