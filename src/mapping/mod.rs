@@ -378,7 +378,8 @@ impl Entity {
             .enumerate()
             .map(|(i, k)| {
                 let column = self.primary.columns.iter().find(|c| c.name == k.legacy);
-                let ty = column.map_or("text", |c| c.type_base.as_str());
+                // (Always found in a resolved configuration; the table's id type otherwise.)
+                let ty = column.map_or(self.primary.id_type.as_str(), |c| c.type_base.as_str());
                 format!("{alias}.{} = ${}::{ty}", ident(&k.legacy), i + 1)
             })
             .collect::<Vec<_>>()
