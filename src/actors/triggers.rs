@@ -83,13 +83,11 @@ struct Target {
     reverse: bool,
 }
 
-/// A kept plan: which statement, for which target, for statements of which size.
+/// A kept plan: which statement, for which target (kept per [`size_class`] as well).
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     target: Target,
     plan: Plan,
-    /// [`size_class`] of the statements it serves (set by [`with_plan`]).
-    size: u8,
 }
 
 /// The size class of a statement of `rows` rows. The planner sizes a transition table by its rows
@@ -113,8 +111,9 @@ enum Plan {
     FastOne,
     /// `sqlgen::mirror::fast_insert_one`.
     FastInsert,
-    /// `sqlgen::mirror::fast_remove_lock`, then `fast_remove_one`.
+    /// `sqlgen::mirror::fast_remove_lock`.
     FastRemoveLock,
+    /// `sqlgen::mirror::fast_remove_one`, after `FastRemoveLock`.
     FastRemove,
     Probe {
         old: bool,
@@ -142,7 +141,7 @@ enum ReverseWrite {
 }
 
 thread_local! {
-    static PLANS: RefCell<HashMap<Key, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+    static PLANS: RefCell<HashMap<(Key, u8), OwnedPreparedStatement>> = RefCell::new(HashMap::new());
     static ENTITIES: RefCell<HashMap<Target, Rc<Entity>>> = RefCell::new(HashMap::new());
 }
 
@@ -174,7 +173,7 @@ fn with_plan<R>(
     args: &[PgOid],
     run: impl FnOnce(&mut SpiClient<'_>, &OwnedPreparedStatement) -> Result<R>,
 ) -> Result<R> {
-    let key = Key { size: size_class(rows), ..key };
+    let key = (key, size_class(rows));
     PLANS.with(|plans| {
         let mut plans = plans.borrow_mut();
         if !plans.contains_key(&key) {
@@ -268,12 +267,11 @@ fn removes(e: &Entity, td: &pg_sys::TriggerData, new: bool) -> bool {
     let Some(column) = e.primary.soft_delete_column() else {
         return false;
     };
-    let keys: Vec<&str> = e.key.iter().map(|k| k.legacy.as_str()).collect();
-    let live = |old| {
-        transition::attnums(td, &[column])
-            .map(|a| e.primary.is_live(transition::single_value(td, old, a[0]).as_deref()))
+    let Some(a) = transition::attnums(td, &[column]) else {
+        return false;
     };
-    unchanged(td, true, true, &keys) && live(true) == Some(true) && live(false) == Some(false)
+    let live = |old| e.primary.is_live(transition::single_value(td, old, a[0]).as_deref());
+    unchanged(td, true, true, &e.legacy_key_columns()) && live(true) && !live(false)
 }
 
 /// How many rows the firing statement touched (its transition table's size).
@@ -368,7 +366,7 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
         // SAFETY: td is the TriggerData of this call; registering exposes its transition tables
         // to the statements of this SPI connection under their REFERENCING names.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
-        let key = |plan| Key { target: target.clone(), plan, size: 0 };
+        let key = |plan| Key { target: target.clone(), plan };
         let lock_values = rows <= VALUE_LOCKS_MAX_ROWS;
         let probe_key = key(Plan::Probe { old, new, lock_values });
         let (remove, cascade, settled, retry, clear) = with_plan(
@@ -478,7 +476,7 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
     Spi::connect_mut(|client| {
         // SAFETY: as in mirror(): exposes this call's transition tables to its statements.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
-        let key = Key { target: target.clone(), plan: Plan::Fast, size: 0 };
+        let key = Key { target: target.clone(), plan: Plan::Fast };
         let not_ready = owner::as_owner(&e.cf_schema, e.cf_name, || {
             run_with(client, key, rows, &|| mirror_sql::fast_update(e), &[], |t| {
                 Ok(t.first().get::<i64>(1)?.unwrap_or(1))
@@ -500,8 +498,7 @@ fn one_row(
     from_old: bool,
     steps: &[(Plan, &dyn Fn() -> String)],
 ) -> Result<bool> {
-    let names: Vec<&str> = e.key.iter().map(|k| k.legacy.as_str()).collect();
-    let Some(key) = transition::attnums(td, &names).and_then(|attnums| {
+    let Some(key) = transition::attnums(td, &e.legacy_key_columns()).and_then(|attnums| {
         attnums.iter().map(|a| transition::single_value(td, from_old, *a)).collect::<Option<Vec<String>>>()
     }) else {
         return Ok(false);
@@ -510,7 +507,7 @@ fn one_row(
     Spi::connect_mut(|client| {
         owner::as_owner(&e.cf_schema, e.cf_name, || {
             for (plan, sql) in steps {
-                let plan = Key { target: target.clone(), plan: *plan, size: 0 };
+                let plan = Key { target: target.clone(), plan: *plan };
                 // A step that finds nothing (no cf_ row to lock, nothing written) ends the fast path.
                 let found =
                     run_with(client, plan, 1, *sql, &key, |t| Ok(t.first().get::<i64>(1)?.unwrap_or(0)))?;
@@ -543,7 +540,7 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
         // SAFETY: as in mirror_trigger.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
         let run = |client: &mut SpiClient<'_>, what: ReverseWrite, on: &Entity, w: &dyn Fn() -> Write| {
-            let key = |step| Key { target: target.clone(), plan: Plan::Reverse(what, step), size: 0 };
+            let key = |step| Key { target: target.clone(), plan: Plan::Reverse(what, step) };
             run_reverse_write(client, &key, rows, on, w)
         };
         // Rows born in CoreForge get legacy ids first (mapped ids; cf_cutover refuses a mapping

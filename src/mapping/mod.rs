@@ -320,10 +320,15 @@ impl Entity {
         self.key.iter().map(|k| format!("{alias}.{}", ident(k.cf))).collect::<Vec<_>>().join(", ")
     }
 
+    /// The legacy key columns, in key order.
+    pub fn legacy_key_columns(&self) -> Vec<&str> {
+        self.key.iter().map(|k| k.legacy.as_str()).collect()
+    }
+
     /// The columns of the legacy table the projection reads: the key, the mapped columns and the
     /// soft-delete column. An UPDATE that changes none of them changes nothing CoreForge holds.
     pub fn legacy_columns_read(&self) -> Vec<&str> {
-        let mut cols: Vec<&str> = self.key.iter().map(|k| k.legacy.as_str()).collect();
+        let mut cols = self.legacy_key_columns();
         cols.extend(self.columns.iter().filter_map(|c| c.legacy.as_deref()));
         cols.extend(self.primary.soft_delete_column());
         cols.sort_unstable();
@@ -335,7 +340,7 @@ impl Entity {
     /// claim a value: the key, the soft-delete column, and the columns of the unique values (email,
     /// slug). An UPDATE that changes none of them takes the fast path (`sqlgen::mirror::fast_update`).
     pub fn legacy_identity_columns(&self) -> Vec<&str> {
-        let mut cols: Vec<&str> = self.key.iter().map(|k| k.legacy.as_str()).collect();
+        let mut cols = self.legacy_key_columns();
         cols.extend(
             self.columns.iter().filter(|c| self.unique.contains(&c.cf)).filter_map(|c| c.legacy.as_deref()),
         );

@@ -181,9 +181,9 @@ pub fn fast_remove_one(e: &Entity, deps: &[&Entity]) -> String {
     let id = e.key[0].cf_of(&key);
     let mut ok = vec![
         format!(
-            "NOT EXISTS (SELECT 1 FROM {} {a} WHERE {a}.{} = {key} AND {})",
+            "NOT EXISTS (SELECT 1 FROM {} {a} WHERE {} AND {})",
             e.primary.table(),
-            ident(&e.key[0].legacy),
+            e.legacy_key_params(a),
             e.primary.live(a)
         ),
         format!(
