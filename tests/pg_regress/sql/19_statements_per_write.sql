@@ -103,6 +103,28 @@ SELECT pg_temp.trigger_statements() AS statements_for_a_role_change;
 SELECT role FROM cf_memberships
  WHERE user_id = 'a0000000-0000-0000-0000-000000000001' AND organization_id = 'b0000000-0000-0000-0000-000000000001';
 
+-- A write of a row that is not in CoreForge because it is soft-deleted (no cf_ row, no reject) has
+-- nothing to mirror: one statement, which finds it so. A soft-deleted user renamed:
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE users SET name = 'Zoë Müller-Lutz' WHERE email = 'zoe@example.com';
+SELECT pg_temp.trigger_statements() AS statements_for_renaming_a_soft_deleted_user;
+-- A membership of a soft-deleted tenant given another role:
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE tenant_members SET role = 'admin'
+ WHERE user_id = 'a0000000-0000-0000-0000-000000000001' AND tenant_id = 'b0000000-0000-0000-0000-000000000003';
+SELECT pg_temp.trigger_statements() AS statements_for_a_role_change_in_a_soft_deleted_tenant;
+SELECT (SELECT count(*) FROM cf_users WHERE email = 'zoe@example.com') AS soft_deleted_users_in_coreforge,
+       (SELECT count(*) FROM cf_memberships WHERE organization_id = 'b0000000-0000-0000-0000-000000000003') AS soft_deleted_tenants_members,
+       (SELECT count(*) FROM cf_rejects()) AS rejects;
+
+-- The same for several rows: a bulk change of avatars over live users and a soft-deleted one
+-- (Zoë) is one statement. (The first builds it; the second is counted.)
+UPDATE users SET avatar_url = 'https://example.com/x.png' WHERE avatar_url IS NULL;
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE users SET avatar_url = NULL WHERE avatar_url = 'https://example.com/x.png';
+SELECT pg_temp.trigger_statements() AS statements_for_a_bulk_avatar_change;
+SELECT count(*) FILTER (WHERE avatar_url IS NULL) AS without_avatar, count(*) AS users FROM cf_users;
+
 -- Deleting the holder of an email that a rejected row waits for: the DELETE's fast path leaves
 -- it to the full path, which retries the waiting row and gives it the email.
 INSERT INTO users (id, email, name, created_at) VALUES ('a0000000-0000-0000-0000-000000000014', 'alan@example.com', 'A. M. Turing', now());
