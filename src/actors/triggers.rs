@@ -115,6 +115,10 @@ enum Plan {
     FastRemoveLock,
     /// `sqlgen::mirror::fast_remove_one`, after `FastRemoveLock`.
     FastRemove,
+    /// `sqlgen::mirror::fast_revive_lock`.
+    FastReviveLock,
+    /// `sqlgen::mirror::fast_revive_one`, after `FastReviveLock`.
+    FastRevive,
     Probe {
         old: bool,
         new: bool,
@@ -258,20 +262,15 @@ fn unchanged(td: &pg_sys::TriggerData, old: bool, new: bool, columns: &[&str]) -
     old && new && transition::attnums(td, columns).is_some_and(|a| !transition::update_changes(td, &a))
 }
 
-/// Whether a one-row statement that had an old row takes it out of CoreForge by itself: a DELETE,
-/// or an UPDATE that keeps its key and soft-deletes it.
-fn removes(e: &Entity, td: &pg_sys::TriggerData, new: bool) -> bool {
-    if !new {
-        return true;
-    }
-    let Some(column) = e.primary.soft_delete_column() else {
-        return false;
-    };
-    let Some(a) = transition::attnums(td, &[column]) else {
-        return false;
-    };
+/// Whether a one-row UPDATE that keeps its key changes its liveness: `Some(true)` when it undeletes
+/// the row, `Some(false)` when it soft-deletes it, None otherwise (no soft delete, or the key or
+/// liveness unchanged).
+fn liveness_change(e: &Entity, td: &pg_sys::TriggerData) -> Option<bool> {
+    let column = e.primary.soft_delete_column()?;
+    let a = transition::attnums(td, &[column])?;
     let live = |old| e.primary.is_live(transition::single_value(td, old, a[0]).as_deref());
-    unchanged(td, true, true, &e.legacy_key_columns()) && live(true) && !live(false)
+    let (before, after) = (live(true), live(false));
+    (before != after && unchanged(td, true, true, &e.legacy_key_columns())).then_some(after)
 }
 
 /// How many rows the firing statement touched (its transition table's size).
@@ -346,17 +345,19 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
     }
     let deps = target_dependents(&target)?;
     let deps: Vec<&Entity> = deps.iter().map(|d| d.as_ref()).collect();
-    // A one-row INSERT, DELETE or soft delete of a user or organization keyed by its CoreForge id:
-    // its own statements first (one for an insert, a lock and a removal for the others).
+    // A one-row INSERT, DELETE, soft delete or undelete of a user or organization keyed by its
+    // CoreForge id: its own statements first (one for an insert, a lock and the write for the
+    // others).
     if rows == 1 && e.parents.is_empty() && e.key.len() == 1 && e.key[0].map.is_none() {
         let insert = || mirror_sql::fast_insert_one(&e, &deps);
         let (lock, remove) = (|| mirror_sql::fast_remove_lock(&e), || mirror_sql::fast_remove_one(&e, &deps));
-        let steps: &[(Plan, &dyn Fn() -> String)] = if !old {
-            &[(Plan::FastInsert, &insert)]
-        } else if removes(&e, td, new) {
-            &[(Plan::FastRemoveLock, &lock), (Plan::FastRemove, &remove)]
-        } else {
-            &[]
+        let (revive_lock, revive) =
+            (|| mirror_sql::fast_revive_lock(&e, &deps), || mirror_sql::fast_revive_one(&e, &deps));
+        let steps: &[(Plan, &dyn Fn() -> String)] = match (old, new.then(|| liveness_change(&e, td))) {
+            (false, _) => &[(Plan::FastInsert, &insert)],
+            (true, None | Some(Some(false))) => &[(Plan::FastRemoveLock, &lock), (Plan::FastRemove, &remove)],
+            (true, Some(Some(true))) => &[(Plan::FastReviveLock, &revive_lock), (Plan::FastRevive, &revive)],
+            (true, Some(None)) => &[],
         };
         if !steps.is_empty() && one_row(&e, &target, td, old, steps)? {
             return Ok(());
@@ -486,8 +487,8 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
     })
 }
 
-/// A one-row fast path: its statements (`steps`: FastOne, FastInsert, or FastRemoveLock then
-/// FastRemove), one after the other as the cf_ table's owner, each with the key of the statement's
+/// A one-row fast path: its statements (`steps`: FastOne, FastInsert, FastRemoveLock then
+/// FastRemove, or FastReviveLock then FastRevive), one after the other as the cf_ table's owner, each with the key of the statement's
 /// one row (from its old row with `from_old`, else its new one) as its parameters, in key order.
 /// Whether every step found its row; when one finds nothing (no cf_ row, the row not ready, nothing
 /// to change, a conflict), the steps after it do not run, and the full path decides.

@@ -140,39 +140,138 @@ fn settled(e: &Entity, filter: &str) -> String {
 /// key already in CoreForge, a value held, or being written by another transaction, which it
 /// waits for): 0 rows inserted sends the write down the full path, which decides and records.
 pub fn fast_insert_one(e: &Entity, deps: &[&Entity]) -> String {
+    insert_one(e, deps, false)
+}
+
+/// The fast path of a one-row undelete of a user or organization whose key is its CoreForge id,
+/// run after [`fast_revive_lock`] (in a snapshot of its own): [`fast_insert_one`]'s `INSERT`, and
+/// in the same statement the live memberships that come back with the row (those whose other
+/// parent is live), with the backfill's expressions. It writes only when nothing else is to be
+/// decided: the row and each membership that comes back are without a problem, neither the row
+/// nor any of its legacy memberships has a reject to clear, the memberships' parents have been
+/// backfilled, and no row of the entity waits for an email or slug (the full path retries those).
+/// The memberships are inserted only with their parent (0 rows: the full path).
+pub fn fast_revive_one(e: &Entity, deps: &[&Entity]) -> String {
+    insert_one(e, deps, true)
+}
+
+/// [`fast_insert_one`], and with `revive` [`fast_revive_one`].
+fn insert_one(e: &Entity, deps: &[&Entity], revive: bool) -> String {
     let a = e.primary.alias;
     let from = e.from(false);
     let by_key = e.legacy_key_params(a);
+    let key = format!("$1::{}", e.primary.id_type);
     let values: Vec<String> = e
         .columns
         .iter()
         .filter(|c| e.unique.contains(&c.cf))
         .map(|c| format!("SELECT {} AS v FROM {from} WHERE {by_key}", c.expr))
         .collect();
+    let mut ok = vec![format!(
+        "NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {} AND x.legacy_id = {})",
+        literal(e.name()),
+        e.legacy_key_text(a)
+    )];
+    let mut ctes = Vec::new();
+    let mut brought = Vec::new();
+    for (i, (d, parent)) in links(e, deps).into_iter().enumerate() {
+        if !revive {
+            ok.push(format!("NOT {}", legacy_referenced(d, parent, &key)));
+            continue;
+        }
+        // The memberships that come back: live (their other parent too), each checked as the
+        // mirror statement checks it, with this statement's parent counted as present.
+        let fresh = format!("SELECT {}", e.key[0].cf_of(&key));
+        let mut exprs: Vec<String> = d.key.iter().map(|k| k.proj.clone()).collect();
+        exprs.extend(d.columns.iter().chain(&d.insert_only).map(|c| c.expr.clone()));
+        let names = written_names(d);
+        ctes.push(format!(
+            "b{i} AS MATERIALIZED (SELECT {exprs}, {problem} AS problem FROM {from} WHERE {m}.{fk} = {key} AND {live})",
+            exprs = exprs.iter().zip(&names).map(|(x, n)| format!("{x} AS {n}")).collect::<Vec<_>>().join(", "),
+            problem = d.problem(ParentCheck::LookupOrFresh(&fresh)),
+            from = d.from(false),
+            m = d.primary.alias,
+            fk = ident(&parent.fk_legacy),
+            live = d.live(),
+        ));
+        ok.push(format!("NOT EXISTS (SELECT 1 FROM b{i} WHERE problem IS NOT NULL)"));
+        ok.push(format!(
+            "NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {} AND x.legacy_id IN \
+             (SELECT {} FROM {} m WHERE m.{} = {key}))",
+            literal(d.name()),
+            d.legacy_key_text("m"),
+            d.primary.table(),
+            ident(&parent.fk_legacy),
+        ));
+        ok.push(parents_backfilled(d));
+        brought.push(format!(
+            "b{i}_up AS (INSERT INTO {cf} ({names}, updated_at) SELECT {names}, pg_catalog.now() FROM b{i} \
+             WHERE EXISTS (SELECT 1 FROM up) ON CONFLICT DO NOTHING)",
+            cf = d.cf_table(),
+            names = names.join(", "),
+        ));
+    }
+    if revive && !e.unique.is_empty() {
+        ok.push(format!("NOT {}", values_awaited(e)));
+    }
     let mut exprs: Vec<String> = e.key.iter().map(|k| k.proj.clone()).collect();
     exprs.extend(e.columns.iter().chain(&e.insert_only).map(|c| c.expr.clone()));
-    let unreferenced: String = links(e, deps)
-        .iter()
-        .map(|(d, parent)| {
-            format!(" AND NOT {}", legacy_referenced(d, parent, &format!("$1::{}", e.primary.id_type)))
-        })
-        .collect();
     format!(
-        "WITH v AS MATERIALIZED (SELECT {locks} AS n), \
+        "WITH v AS MATERIALIZED (SELECT {locks} AS n), {ctes}\
          up AS (INSERT INTO {cf} ({names}, updated_at) SELECT {exprs}, pg_catalog.now() FROM {from} CROSS JOIN v \
-           WHERE {by_key} AND {live} AND {problem} IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {name} AND x.legacy_id = {key_text}){unreferenced} \
-           ON CONFLICT DO NOTHING RETURNING 1) \
+           WHERE {by_key} AND {live} AND {problem} IS NULL AND {ok} \
+           ON CONFLICT DO NOTHING RETURNING 1){brought} \
          SELECT pg_catalog.count(*) FROM up",
         locks = value_locks(&values),
+        ctes = ctes.iter().map(|c| format!("{c}, ")).collect::<String>(),
         cf = e.cf_table(),
         names = written_names(e).join(", "),
         exprs = exprs.join(", "),
         live = e.live(),
         problem = e.problem(ParentCheck::Lookup),
-        name = literal(e.name()),
-        key_text = e.legacy_key_text(a),
+        ok = ok.join(" AND "),
+        brought = brought.iter().map(|c| format!(", {c}")).collect::<String>(),
     )
+}
+
+/// The first of the two statements of the fast path of a one-row undelete ([`fast_revive_one`]):
+/// the locks the full path's lock statement takes for a row that comes into CoreForge, in the same
+/// order: the row's unique values (as the probe does), then each of its legacy memberships with
+/// its *other* parent `FOR SHARE` (see [`lock_statement`]), by the other parent's id. It returns
+/// 1 and the number of rows locked.
+pub fn fast_revive_lock(e: &Entity, deps: &[&Entity]) -> String {
+    let a = e.primary.alias;
+    let key = format!("$1::{}", e.primary.id_type);
+    let values: Vec<String> = e
+        .columns
+        .iter()
+        .filter(|c| e.unique.contains(&c.cf))
+        .map(|c| format!("SELECT {} AS v FROM {} WHERE {}", c.expr, e.from(false), e.legacy_key_params(a)))
+        .collect();
+    let mut locks = vec![format!("SELECT {} AS n", value_locks(&values))];
+    for (d, parent) in links(e, deps) {
+        let others: Vec<_> = d.parents.iter().filter(|p| p.entity != e.kind).collect();
+        let locked: Vec<&str> =
+            std::iter::once(d.primary.alias).chain(others.iter().map(|p| p.source.alias)).collect();
+        let order: Vec<String> = others
+            .iter()
+            .map(|p| format!("{}.{}", p.source.alias, ident(p.source.id.as_deref().unwrap_or("id"))))
+            .chain(std::iter::once(d.legacy_key(d.primary.alias)))
+            .collect();
+        locks.push(format!(
+            "SELECT 1 FROM {from} WHERE {m}.{fk} = {key} ORDER BY {order} FOR SHARE OF {locked}",
+            from = d.from(false),
+            m = d.primary.alias,
+            fk = ident(&parent.fk_legacy),
+            order = order.join(", "),
+            locked = locked.join(", "),
+        ));
+    }
+    let ctes: Vec<String> =
+        locks.iter().enumerate().map(|(i, l)| format!("l{i} AS MATERIALIZED ({l})")).collect();
+    let counts: Vec<String> =
+        (0..locks.len()).map(|i| format!(" + (SELECT pg_catalog.count(*) FROM l{i})")).collect();
+    format!("WITH {} SELECT 1{}", ctes.join(", "), counts.concat())
 }
 
 /// The first of the two statements of the fast path of a one-row removal ([`fast_remove_one`]):

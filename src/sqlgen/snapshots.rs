@@ -230,6 +230,11 @@ fn statements(entities: &[Entity], i: usize) -> String {
             add("fast path of a one-row INSERT", crate::sqlgen::mirror::fast_insert_one(e, &deps));
             add("fast path of a one-row removal, its lock", crate::sqlgen::mirror::fast_remove_lock(e));
             add("fast path of a one-row removal", crate::sqlgen::mirror::fast_remove_one(e, &deps));
+            add(
+                "fast path of a one-row undelete, its locks",
+                crate::sqlgen::mirror::fast_revive_lock(e, &deps),
+            );
+            add("fast path of a one-row undelete", crate::sqlgen::mirror::fast_revive_one(e, &deps));
         }
     }
     add("probe of an UPDATE", probe(e, &deps, true, true, true));

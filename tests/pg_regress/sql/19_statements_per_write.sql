@@ -164,8 +164,13 @@ UPDATE users SET deleted_at = now() WHERE email = 'jose@example.com';
 SELECT pg_temp.trigger_statements() AS statements_for_a_soft_delete;
 SELECT (SELECT count(*) FROM cf_users WHERE email = 'jose@example.com') AS users_left,
        (SELECT count(*) FROM cf_memberships WHERE user_id = 'a0000000-0000-0000-0000-000000000002') AS memberships_left;
--- An undelete takes the full path (it locks each membership's tenant before bringing it back).
+-- An undelete is two statements as well: the locks the full path would take (the user's email, then
+-- each of its memberships with its tenant, FOR SHARE), then, in a fresh snapshot, one INSERT of the
+-- user and the memberships that come back with it, when none of them is rejected or has a reject to
+-- clear.
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
 UPDATE users SET deleted_at = NULL WHERE email = 'jose@example.com';
+SELECT pg_temp.trigger_statements() AS statements_for_an_undelete;
 SELECT o.slug, m.role FROM cf_memberships m JOIN cf_organizations o ON o.id = m.organization_id
  WHERE m.user_id = 'a0000000-0000-0000-0000-000000000002' ORDER BY 1;
 -- The same for a tenant, with its members.
@@ -174,7 +179,9 @@ UPDATE tenants SET deleted_at = now() WHERE slug = 'globex';
 SELECT pg_temp.trigger_statements() AS statements_for_a_tenant_soft_delete;
 SELECT (SELECT count(*) FROM cf_organizations WHERE slug = 'globex') AS organizations_left,
        (SELECT count(*) FROM cf_memberships WHERE organization_id = 'b0000000-0000-0000-0000-000000000002') AS memberships_left;
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
 UPDATE tenants SET deleted_at = NULL WHERE slug = 'globex';
+SELECT pg_temp.trigger_statements() AS statements_for_a_tenant_undelete;
 SELECT u.email, m.role FROM cf_memberships m JOIN cf_users u ON u.id = m.user_id
  WHERE m.organization_id = 'b0000000-0000-0000-0000-000000000002' ORDER BY 1;
 -- A user whose membership is rejected: the reject is the full path's to clear (the membership is
@@ -188,6 +195,20 @@ SELECT count(*) AS rejects FROM cf_rejects('memberships');
 SELECT count(*) AS memberships_left FROM cf_memberships WHERE user_id = 'a0000000-0000-0000-0000-000000000002';
 UPDATE tenant_members SET role = 'member' WHERE user_id = 'a0000000-0000-0000-0000-000000000002' AND tenant_id = 'b0000000-0000-0000-0000-000000000002';
 UPDATE users SET deleted_at = NULL WHERE email = 'jose@example.com';
+SELECT count(*) AS memberships_back FROM cf_memberships WHERE user_id = 'a0000000-0000-0000-0000-000000000002';
+-- An undelete that would bring back a membership CoreForge cannot take (a role too long, set while
+-- the user was soft-deleted, when the membership was excluded): the fast path writes nothing, and
+-- the full path mirrors the user and its other membership and records the reject.
+UPDATE users SET deleted_at = now() WHERE email = 'jose@example.com';
+UPDATE tenant_members SET role = repeat('r', 65) WHERE user_id = 'a0000000-0000-0000-0000-000000000002' AND tenant_id = 'b0000000-0000-0000-0000-000000000002';
+SELECT count(*) AS rejects FROM cf_rejects('memberships');
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE users SET deleted_at = NULL WHERE email = 'jose@example.com';
+SELECT pg_temp.trigger_statements() > 2 AS the_full_path_ran;
+SELECT entity, reason FROM cf_rejects('memberships');
+SELECT o.slug FROM cf_memberships m JOIN cf_organizations o ON o.id = m.organization_id
+ WHERE m.user_id = 'a0000000-0000-0000-0000-000000000002' ORDER BY 1;
+UPDATE tenant_members SET role = 'member' WHERE user_id = 'a0000000-0000-0000-0000-000000000002' AND tenant_id = 'b0000000-0000-0000-0000-000000000002';
 SELECT count(*) AS memberships_back FROM cf_memberships WHERE user_id = 'a0000000-0000-0000-0000-000000000002';
 
 -- From cutover on, a CoreForge write that changes no mapped column is not written back either.
