@@ -463,7 +463,8 @@ impl Entity {
             format!("EXISTS (SELECT 1 FROM {} px WHERE px.id = {})", self.cf_table_of(p.cf_table), p.cf_id);
         match check {
             ParentCheck::Lookup => format!("({exists})"),
-            ParentCheck::LookupOrFresh(q) => format!("({exists} OR {} IN ({q}))", p.cf_id),
+            // The fresh parents first: a parent this statement inserts is never looked up.
+            ParentCheck::LookupOrFresh(q) => format!("({} IN ({q}) OR {exists})", p.cf_id),
             ParentCheck::Joined => format!("(cfp{i}.id IS NOT NULL)"),
         }
     }
