@@ -119,6 +119,10 @@ enum Plan {
     FastReviveLock,
     /// `sqlgen::mirror::fast_revive_one`, after `FastReviveLock`.
     FastRevive,
+    /// `sqlgen::mirror::fast_lock_one` (a membership), before `FastInsert`.
+    FastLock,
+    /// `sqlgen::mirror::fast_delete_one` (a membership).
+    FastDelete,
     Probe {
         old: bool,
         new: bool,
@@ -363,6 +367,20 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
             return Ok(());
         }
     }
+    // A one-row INSERT of a membership: the full path's locks, then the insert; a DELETE: one
+    // statement. (An update went to fast_update above.)
+    if rows == 1 && !e.parents.is_empty() {
+        let (lock, insert) = (|| mirror_sql::fast_lock_one(&e), || mirror_sql::fast_insert_one(&e, &[]));
+        let delete = || mirror_sql::fast_delete_one(&e);
+        let steps: &[(Plan, &dyn Fn() -> String)] = match (old, new) {
+            (false, _) => &[(Plan::FastLock, &lock), (Plan::FastInsert, &insert)],
+            (true, false) => &[(Plan::FastDelete, &delete)],
+            (true, true) => &[],
+        };
+        if !steps.is_empty() && one_row(&e, &target, td, old, steps)? {
+            return Ok(());
+        }
+    }
     Spi::connect_mut(|client| {
         // SAFETY: td is the TriggerData of this call; registering exposes its transition tables
         // to the statements of this SPI connection under their REFERENCING names.
@@ -488,8 +506,9 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
 }
 
 /// A one-row fast path: its statements (`steps`: FastOne, FastInsert, FastRemoveLock then
-/// FastRemove, or FastReviveLock then FastRevive), one after the other as the cf_ table's owner, each with the key of the statement's
-/// one row (from its old row with `from_old`, else its new one) as its parameters, in key order.
+/// FastRemove, FastReviveLock then FastRevive, FastLock then FastInsert, or FastDelete), one
+/// after the other as the cf_ table's owner, each with the key of the statement's one row (from
+/// its old row with `from_old`, else its new one) as its parameters, in key order.
 /// Whether every step found its row; when one finds nothing (no cf_ row, the row not ready, nothing
 /// to change, a conflict), the steps after it do not run, and the full path decides.
 fn one_row(

@@ -381,14 +381,28 @@ impl Entity {
         self.key
             .iter()
             .enumerate()
-            .map(|(i, k)| {
-                let column = self.primary.columns.iter().find(|c| c.name == k.legacy);
-                // (Always found in a resolved configuration; the table's id type otherwise.)
-                let ty = column.map_or(self.primary.id_type.as_str(), |c| c.type_base.as_str());
-                format!("{alias}.{} = ${}::{ty}", ident(&k.legacy), i + 1)
-            })
+            .map(|(i, k)| format!("{alias}.{} = {}", ident(&k.legacy), self.key_param(i)))
             .collect::<Vec<_>>()
             .join(" AND ")
+    }
+
+    /// `c.id = $1::uuid` (or both membership key columns, through the id mappings): the cf_ row of
+    /// the legacy key in the parameters `$1`, `$2`, ... (as [`Entity::legacy_key_params`]).
+    pub fn cf_key_params(&self, cf_alias: &str) -> String {
+        self.key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{cf_alias}.{} = {}", ident(k.cf), k.cf_of(&self.key_param(i))))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    /// `$i+1::<type>`: key column `i`'s value, a parameter of a kept plan, cast to its column's type.
+    pub fn key_param(&self, i: usize) -> String {
+        let column = self.primary.columns.iter().find(|c| c.name == self.key[i].legacy);
+        // (Always found in a resolved configuration; the table's id type otherwise.)
+        let ty = column.map_or(self.primary.id_type.as_str(), |c| c.type_base.as_str());
+        format!("${}::{ty}", i + 1)
     }
 
     /// A legacy row's key as text, for messages and rejects: `account_id=17` or

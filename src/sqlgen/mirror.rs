@@ -131,14 +131,17 @@ fn settled(e: &Entity, filter: &str) -> String {
     )
 }
 
-/// The fast path of a one-row INSERT of a user or organization whose key is its CoreForge id:
-/// one `INSERT` of the row's projection (the backfill's expressions), the row found by its key
-/// (`$1`, a parameter of a kept plan). It inserts only a row that is live, has no problem, no
-/// reject, and no legacy membership pointing at it: such a row brings nothing else into CoreForge
-/// and clears nothing. It first locks the row's unique values as the probe does (so a writer of
-/// the same value on the full path is ordered against it), and does nothing on any conflict (its
-/// key already in CoreForge, a value held, or being written by another transaction, which it
-/// waits for): 0 rows inserted sends the write down the full path, which decides and records.
+/// The fast path of a one-row INSERT of a user or organization whose key is its CoreForge id, or of
+/// a membership (after [`fast_lock_one`], in a snapshot of its own): one `INSERT` of the row's
+/// projection (the backfill's expressions), the row found by its key (`$1`, ..., parameters of a
+/// kept plan). It inserts only a row that is live, has no problem, no reject, and no legacy
+/// membership pointing at it, and (a membership) whose parents have been backfilled: such a row
+/// brings nothing else into CoreForge and clears nothing. It first locks the row's unique values as
+/// the probe does (so a writer of the same value on the full path is ordered against it), and does
+/// nothing on any conflict (its key already in CoreForge, a value held, or being written by another
+/// transaction, which it waits for). It returns `(done)`: 1 when it inserted the row or the row has
+/// nothing to mirror ([`settled`]: born soft-deleted, or a membership of a soft-deleted parent); 0
+/// sends the write down the full path, which decides and records.
 pub fn fast_insert_one(e: &Entity, deps: &[&Entity]) -> String {
     insert_one(e, deps, false)
 }
@@ -214,6 +217,13 @@ fn insert_one(e: &Entity, deps: &[&Entity], revive: bool) -> String {
     if revive && !e.unique.is_empty() {
         ok.push(format!("NOT {}", values_awaited(e)));
     }
+    ok.push(parents_backfilled(e));
+    // An undelete's row is live: only an insert may have nothing to mirror.
+    let done = if revive {
+        "0".to_string()
+    } else {
+        format!("(SELECT pg_catalog.count(*) FROM ({}) s)", settled(e, &by_key))
+    };
     let mut exprs: Vec<String> = e.key.iter().map(|k| k.proj.clone()).collect();
     exprs.extend(e.columns.iter().chain(&e.insert_only).map(|c| c.expr.clone()));
     format!(
@@ -221,7 +231,7 @@ fn insert_one(e: &Entity, deps: &[&Entity], revive: bool) -> String {
          up AS (INSERT INTO {cf} ({names}, updated_at) SELECT {exprs}, pg_catalog.now() FROM {from} CROSS JOIN v \
            WHERE {by_key} AND {live} AND {problem} IS NULL AND {ok} \
            ON CONFLICT DO NOTHING RETURNING 1){brought} \
-         SELECT pg_catalog.count(*) FROM up",
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM up) THEN 1 ELSE {done} END",
         locks = value_locks(&values),
         ctes = ctes.iter().map(|c| format!("{c}, ")).collect::<String>(),
         cf = e.cf_table(),
@@ -231,6 +241,73 @@ fn insert_one(e: &Entity, deps: &[&Entity], revive: bool) -> String {
         problem = e.problem(ParentCheck::Lookup),
         ok = ok.join(" AND "),
         brought = brought.iter().map(|c| format!(", {c}")).collect::<String>(),
+    )
+}
+
+/// `SELECT 1 FROM <the legacy row of the key $1, ...> FOR SHARE OF <it and its parents>`: the lock
+/// the full path's lock statement takes for a membership's own row (see [`lock_statement`]).
+fn lock_one(e: &Entity) -> String {
+    format!(
+        "SELECT 1 FROM {} WHERE {} FOR SHARE OF {}",
+        e.from(false),
+        e.legacy_key_params(e.primary.alias),
+        e.lock_aliases()
+    )
+}
+
+/// The first of the two statements of the fast path of a one-row INSERT of a membership
+/// ([`fast_insert_one`]): the membership with its user and organization locked `FOR SHARE`, as
+/// the full path's lock statement locks them, so that a parent's soft delete or undelete at the
+/// same moment is ordered against it and the insert's fresh snapshot sees the parent's commit
+/// (`cascade_race`, `fk_race`). It returns the number of rows locked: 0 (a parent missing on
+/// the legacy side) sends the write down the full path.
+pub fn fast_lock_one(e: &Entity) -> String {
+    format!("SELECT pg_catalog.count(*) FROM ({}) l", lock_one(e))
+}
+
+/// The fast path of a one-row DELETE of a membership: its cf_ row deleted by the key (`$1`, `$2`,
+/// parameters of a kept plan, mapped as the projection maps them), when no legacy row keeps the key
+/// and the key has no reject to clear. It first locks the membership's user and organization `FOR
+/// SHARE SKIP LOCKED`: a parent that no one is writing is locked, so that a soft delete of it
+/// waits at its own statement instead of for this cf_ row while this transaction goes on to write
+/// the parent (`membership_race`: a deadlock without the lock); a parent that another transaction
+/// holds is skipped, since waiting for it would close a cycle with that transaction's own delete of
+/// the membership (a tenant locked `FOR UPDATE`, then its memberships deleted). The lock orders,
+/// it decides nothing: the legacy row is gone, and a parent's writer that removes the same cf_ row
+/// waits for it or finds it gone. It returns `(done)`: 1 when the cf_ row was deleted or was not
+/// there, 0 (a reject) sends the write down the full path.
+pub fn fast_delete_one(e: &Entity) -> String {
+    let a = e.primary.alias;
+    let locks: Vec<String> = e
+        .parents
+        .iter()
+        .filter_map(|p| {
+            let i = e.key.iter().position(|k| k.legacy == p.fk_legacy)?;
+            let src = &p.source;
+            Some(format!(
+                "(SELECT pg_catalog.count(*) FROM (SELECT 1 FROM {} {} WHERE {}.{} = {} FOR SHARE OF {} SKIP LOCKED) l)",
+                src.table(),
+                src.alias,
+                src.alias,
+                ident(src.id.as_deref().unwrap_or("id")),
+                e.key_param(i),
+                src.alias,
+            ))
+        })
+        .collect();
+    format!(
+        "WITH l AS MATERIALIZED (SELECT {locks} AS n), \
+         ok AS MATERIALIZED (SELECT 1 FROM l WHERE NOT EXISTS (SELECT 1 FROM {legacy} {a} WHERE {by_key}) \
+           AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {name} AND x.legacy_id = {key_text})), \
+         gone AS (DELETE FROM {cf} c WHERE {cf_key} AND EXISTS (SELECT 1 FROM ok)) \
+         SELECT pg_catalog.count(*) FROM ok",
+        locks = if locks.is_empty() { "0".to_string() } else { locks.join(" + ") },
+        legacy = e.primary.table(),
+        by_key = e.legacy_key_params(a),
+        name = literal(e.name()),
+        key_text = e.legacy_key_text_of(&(0..e.key.len()).map(|i| e.key_param(i)).collect::<Vec<_>>()),
+        cf = e.cf_table(),
+        cf_key = e.cf_key_params("c"),
     )
 }
 
@@ -357,15 +434,7 @@ pub fn fast_update_one(e: &Entity) -> String {
     let (lock, locked) = if e.parents.is_empty() {
         (String::new(), String::new())
     } else {
-        (
-            format!(
-                "l AS MATERIALIZED (SELECT 1 FROM {} WHERE {} FOR SHARE OF {}), ",
-                e.from(false),
-                e.legacy_key_params(a),
-                e.lock_aliases()
-            ),
-            " AND EXISTS (SELECT 1 FROM l)".to_string(),
-        )
+        (format!("l AS MATERIALIZED ({}), ", lock_one(e)), " AND EXISTS (SELECT 1 FROM l)".to_string())
     };
     let sets: Vec<String> = e
         .columns

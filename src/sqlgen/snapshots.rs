@@ -236,6 +236,10 @@ fn statements(entities: &[Entity], i: usize) -> String {
             );
             add("fast path of a one-row undelete", crate::sqlgen::mirror::fast_revive_one(e, &deps));
         }
+    } else {
+        add("fast path of a one-row INSERT, its locks", crate::sqlgen::mirror::fast_lock_one(e));
+        add("fast path of a one-row INSERT", crate::sqlgen::mirror::fast_insert_one(e, &[]));
+        add("fast path of a one-row DELETE", crate::sqlgen::mirror::fast_delete_one(e));
     }
     add("probe of an UPDATE", probe(e, &deps, true, true, true));
     let small = Scope::Statement { old: true, new: true, remove: false, cascade: false, clear: false };

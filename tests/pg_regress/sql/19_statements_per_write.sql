@@ -117,6 +117,40 @@ SELECT (SELECT count(*) FROM cf_users WHERE email = 'zoe@example.com') AS soft_d
        (SELECT count(*) FROM cf_memberships WHERE organization_id = 'b0000000-0000-0000-0000-000000000003') AS soft_deleted_tenants_members,
        (SELECT count(*) FROM cf_rejects()) AS rejects;
 
+-- A membership added: two statements. The first locks it with its user and tenant FOR SHARE (the
+-- full path's lock, which orders it against its parents' writers); the second, in a fresh snapshot,
+-- inserts its projection when it is live, has no problem and no reject, and its parents have been
+-- backfilled. A membership removed: one statement, which deletes its cf_ row when its key has no
+-- reject to clear. (The first of each builds the statements; the second is counted.)
+INSERT INTO tenant_members (user_id, tenant_id, role) VALUES ('a0000000-0000-0000-0000-000000000005', 'b0000000-0000-0000-0000-000000000001', 'member');
+DELETE FROM tenant_members WHERE user_id = 'a0000000-0000-0000-0000-000000000005' AND tenant_id = 'b0000000-0000-0000-0000-000000000001';
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+INSERT INTO tenant_members (user_id, tenant_id, role) VALUES ('a0000000-0000-0000-0000-000000000005', 'b0000000-0000-0000-0000-000000000001', 'admin');
+SELECT pg_temp.trigger_statements() AS statements_for_a_membership_insert;
+SELECT role FROM cf_memberships
+ WHERE user_id = 'a0000000-0000-0000-0000-000000000005' AND organization_id = 'b0000000-0000-0000-0000-000000000001';
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+DELETE FROM tenant_members WHERE user_id = 'a0000000-0000-0000-0000-000000000005' AND tenant_id = 'b0000000-0000-0000-0000-000000000001';
+SELECT pg_temp.trigger_statements() AS statements_for_a_membership_delete;
+SELECT count(*) AS left_in_coreforge FROM cf_memberships
+ WHERE user_id = 'a0000000-0000-0000-0000-000000000005' AND organization_id = 'b0000000-0000-0000-0000-000000000001';
+-- A membership of a soft-deleted tenant has nothing to mirror: the same two statements, then one.
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+INSERT INTO tenant_members (user_id, tenant_id, role) VALUES ('a0000000-0000-0000-0000-000000000005', 'b0000000-0000-0000-0000-000000000003', 'member');
+DELETE FROM tenant_members WHERE user_id = 'a0000000-0000-0000-0000-000000000005' AND tenant_id = 'b0000000-0000-0000-0000-000000000003';
+SELECT pg_temp.trigger_statements() AS statements_for_a_membership_in_a_soft_deleted_tenant;
+-- A membership CoreForge cannot take (a role over 64 characters): the insert finds a problem and the
+-- full path records it; its delete finds the reject and the full path clears it.
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+INSERT INTO tenant_members (user_id, tenant_id, role) VALUES ('a0000000-0000-0000-0000-000000000005', 'b0000000-0000-0000-0000-000000000001', repeat('r', 65));
+SELECT pg_temp.trigger_statements() > 2 AS the_full_path_ran;
+SELECT reason FROM cf_rejects('memberships');
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+DELETE FROM tenant_members WHERE user_id = 'a0000000-0000-0000-0000-000000000005' AND tenant_id = 'b0000000-0000-0000-0000-000000000001';
+SELECT pg_temp.trigger_statements() > 1 AS the_full_path_ran;
+SELECT (SELECT count(*) FROM cf_rejects()) AS rejects,
+       (SELECT count(*) FROM cf_memberships WHERE user_id = 'a0000000-0000-0000-0000-000000000005') AS graces_memberships;
+
 -- The same for several rows: a bulk change of avatars over live users and a soft-deleted one
 -- (Zoë) is one statement. (The first builds it; the second is counted.)
 UPDATE users SET avatar_url = 'https://example.com/x.png' WHERE avatar_url IS NULL;
