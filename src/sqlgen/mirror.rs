@@ -244,17 +244,6 @@ fn insert_one(e: &Entity, deps: &[&Entity], revive: bool) -> String {
     )
 }
 
-/// `SELECT 1 FROM <the legacy row of the key $1, ...> FOR SHARE OF <it and its parents>`: the lock
-/// the full path's lock statement takes for a membership's own row (see [`lock_statement`]).
-fn lock_one(e: &Entity) -> String {
-    format!(
-        "SELECT 1 FROM {} WHERE {} FOR SHARE OF {}",
-        e.from(false),
-        e.legacy_key_params(e.primary.alias),
-        e.lock_aliases()
-    )
-}
-
 /// The first of the two statements of the fast path of a one-row INSERT of a membership
 /// ([`fast_insert_one`]): the membership with its user and organization locked `FOR SHARE`, as
 /// the full path's lock statement locks them, so that a parent's soft delete or undelete at the
@@ -262,7 +251,35 @@ fn lock_one(e: &Entity) -> String {
 /// (`cascade_race`, `fk_race`). It returns the number of rows locked: 0 (a parent missing on
 /// the legacy side) sends the write down the full path.
 pub fn fast_lock_one(e: &Entity) -> String {
-    format!("SELECT pg_catalog.count(*) FROM ({}) l", lock_one(e))
+    format!(
+        "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM {} WHERE {} FOR SHARE OF {}) l",
+        e.from(false),
+        e.legacy_key_params(e.primary.alias),
+        e.lock_aliases()
+    )
+}
+
+/// `SELECT <n> AS n`: a one-row membership write's lock of its user and organization, found by the
+/// key (`$1`, `$2`: the parents' legacy ids), each `FOR SHARE SKIP LOCKED` (see [`fast_delete_one`]),
+/// for a write that inserts nothing into CoreForge: its outcome does not depend on the lock, which
+/// only orders a parent's later writer after it.
+fn parent_locks(e: &Entity) -> String {
+    let locks: Vec<String> = e
+        .parents
+        .iter()
+        .filter_map(|p| {
+            let i = e.key.iter().position(|k| k.legacy == p.fk_legacy)?;
+            let src = &p.source;
+            Some(format!(
+                "(SELECT pg_catalog.count(*) FROM (SELECT 1 FROM {} {a} WHERE {a}.{} = {} FOR SHARE OF {a} SKIP LOCKED) l)",
+                src.table(),
+                ident(src.id.as_deref().unwrap_or("id")),
+                e.key_param(i),
+                a = src.alias,
+            ))
+        })
+        .collect();
+    format!("SELECT {} AS n", if locks.is_empty() { "0".to_string() } else { locks.join(" + ") })
 }
 
 /// The fast path of a one-row DELETE of a membership: its cf_ row deleted by the key (`$1`, `$2`,
@@ -278,30 +295,13 @@ pub fn fast_lock_one(e: &Entity) -> String {
 /// there, 0 (a reject) sends the write down the full path.
 pub fn fast_delete_one(e: &Entity) -> String {
     let a = e.primary.alias;
-    let locks: Vec<String> = e
-        .parents
-        .iter()
-        .filter_map(|p| {
-            let i = e.key.iter().position(|k| k.legacy == p.fk_legacy)?;
-            let src = &p.source;
-            Some(format!(
-                "(SELECT pg_catalog.count(*) FROM (SELECT 1 FROM {} {} WHERE {}.{} = {} FOR SHARE OF {} SKIP LOCKED) l)",
-                src.table(),
-                src.alias,
-                src.alias,
-                ident(src.id.as_deref().unwrap_or("id")),
-                e.key_param(i),
-                src.alias,
-            ))
-        })
-        .collect();
     format!(
-        "WITH l AS MATERIALIZED (SELECT {locks} AS n), \
+        "WITH l AS MATERIALIZED ({locks}), \
          ok AS MATERIALIZED (SELECT 1 FROM l WHERE NOT EXISTS (SELECT 1 FROM {legacy} {a} WHERE {by_key}) \
            AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {name} AND x.legacy_id = {key_text})), \
          gone AS (DELETE FROM {cf} c WHERE {cf_key} AND EXISTS (SELECT 1 FROM ok)) \
          SELECT pg_catalog.count(*) FROM ok",
-        locks = if locks.is_empty() { "0".to_string() } else { locks.join(" + ") },
+        locks = parent_locks(e),
         legacy = e.primary.table(),
         by_key = e.legacy_key_params(a),
         name = literal(e.name()),
@@ -422,19 +422,21 @@ pub fn fast_remove_one(e: &Entity, deps: &[&Entity]) -> String {
 /// expressions, when the row is ready and differs. It returns `(done)`: 1 when it updated the row,
 /// or found nothing to do (the row ready and equal to its cf_ row, or [`settled`]); 0 when the row
 /// was not ready (the trigger then takes the full path, which decides). Memberships take it too (a
-/// role change), first locking the membership with its user and tenant `FOR SHARE`, as the full
-/// path's lock statement does: a parent's soft delete, which removes the membership's cf_ row, then
-/// waits for this transaction at its own statement, instead of waiting for the cf_ row while this
-/// transaction goes on to write the parent (`role_change_race`: a deadlock without the lock). A
-/// parent that left CoreForge before the lock was granted took the cf_ row with it: the `UPDATE`
-/// finds it gone (0, the full path). A membership with nothing to do writes no cf_ row: a parent's
-/// writer has nothing of this transaction's to wait for.
+/// role change), first locking their user and tenant `FOR SHARE SKIP LOCKED` ([`parent_locks`]):
+/// a parent's soft delete, which removes the membership's cf_ row, then waits for this transaction
+/// at its own statement, instead of waiting for the cf_ row while this transaction goes on to write
+/// the parent (`role_change_race`: a deadlock without the lock); a parent another transaction holds
+/// is not waited for (an application's hard delete holds its tenant `FOR UPDATE` while it deletes
+/// the memberships, this one's included: waiting would close a cycle). The `UPDATE` inserts nothing,
+/// so no decision rests on the lock: a parent that left CoreForge first took the cf_ row with it,
+/// and the `UPDATE` finds it gone (0, the full path). A membership with nothing to do writes no cf_
+/// row: a parent's writer has nothing of this transaction's to wait for.
 pub fn fast_update_one(e: &Entity) -> String {
     let a = e.primary.alias;
     let (lock, locked) = if e.parents.is_empty() {
         (String::new(), String::new())
     } else {
-        (format!("l AS MATERIALIZED ({}), ", lock_one(e)), " AND EXISTS (SELECT 1 FROM l)".to_string())
+        (format!("l AS MATERIALIZED ({}), ", parent_locks(e)), " AND EXISTS (SELECT 1 FROM l)".to_string())
     };
     let sets: Vec<String> = e
         .columns
