@@ -27,7 +27,7 @@ fn cf_table(entity: EntityKind) -> (&'static str, &'static [&'static str]) {
 fn expected_type(kind: Option<Kind>) -> &'static str {
     match kind {
         None => "uuid",
-        Some(Kind::Timestamp) => "timestamp with time zone",
+        Some(Kind::Timestamp | Kind::OptionalTimestamp) => "timestamp with time zone",
         Some(Kind::Json) => "jsonb",
         Some(Kind::Bool(_)) => "boolean",
         Some(_) => "character varying",
@@ -80,11 +80,13 @@ fn incompatibilities(entity: EntityKind, schema: &str) -> Result<Vec<String>> {
     if entity == EntityKind::Memberships {
         written.push(("id", None, false));
     }
-    written.extend(
-        cf_columns(entity)
-            .iter()
-            .map(|c| (c.name, Some(c.kind), matches!(c.kind, Kind::Optional | Kind::Password | Kind::Json))),
-    );
+    written.extend(cf_columns(entity).iter().map(|c| {
+        (
+            c.name,
+            Some(c.kind),
+            matches!(c.kind, Kind::Optional | Kind::Password | Kind::Json | Kind::OptionalTimestamp),
+        )
+    }));
     written.push(("updated_at", Some(Kind::Timestamp), false));
     let mut problems = Vec::new();
     for (name, kind, may_be_null) in &written {

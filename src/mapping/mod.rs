@@ -666,6 +666,7 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
                 });
                 e
             }
+            Kind::OptionalTimestamp => format!("({raw})::timestamptz"),
             Kind::Json => format!("({raw})::jsonb"),
             Kind::Bool(default) => format!("COALESCE(({raw})::boolean, {default})"),
         };

@@ -31,7 +31,9 @@ pub struct Resolved {
 fn type_fits(kind: Kind, c: &ColumnInfo) -> bool {
     match kind {
         Kind::Required | Kind::Optional | Kind::Set(_) | Kind::Password => c.category == "S",
-        Kind::Timestamp => matches!(c.type_name.as_str(), "timestamptz" | "timestamp" | "date"),
+        Kind::Timestamp | Kind::OptionalTimestamp => {
+            matches!(c.type_name.as_str(), "timestamptz" | "timestamp" | "date")
+        }
         Kind::Json => matches!(c.type_name.as_str(), "json" | "jsonb"),
         Kind::Bool(_) => c.type_name == "bool",
     }
@@ -40,7 +42,7 @@ fn type_fits(kind: Kind, c: &ColumnInfo) -> bool {
 fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Required | Kind::Optional | Kind::Set(_) | Kind::Password => "text",
-        Kind::Timestamp => "timestamptz",
+        Kind::Timestamp | Kind::OptionalTimestamp => "timestamptz",
         Kind::Json => "jsonb",
         Kind::Bool(_) => "boolean",
     }
@@ -221,6 +223,8 @@ pub fn resolve(
             Kind::Json => v.is_object() || v.is_array(),
             // CoreForge stamps a row it is not told the creation time of with now().
             Kind::Timestamp => false,
+            // (A user's last login is the legacy row's, or none.)
+            Kind::OptionalTimestamp => false,
             Kind::Set(_) => v.as_str().is_some_and(|t| allowed_values(cf).is_some_and(|a| a.contains(&t))),
             _ => v.as_str().is_some_and(|t| !t.is_empty()),
         };

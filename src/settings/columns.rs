@@ -30,6 +30,8 @@ pub enum Kind {
     /// The password hash, filtered by the password policy.
     Password,
     Timestamp,
+    /// A timestamp that may be NULL (last_login_at: a user who never logged in).
+    OptionalTimestamp,
     Json,
     /// A boolean; NULL takes CoreForge's default.
     Bool(bool),
@@ -56,6 +58,7 @@ const USER_COLUMNS: &[CfColumn] = &[
     col("password_hash", Password, None),
     col("created_at", Timestamp, None),
     col("is_platform_admin", Bool(false), None),
+    col("last_login_at", OptionalTimestamp, None),
     col("active", Bool(true), None),
 ];
 
