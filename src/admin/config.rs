@@ -51,6 +51,10 @@ fn cf_configure_impl(entity: Option<&str>, settings: Option<JsonB>) -> Result<Js
             config::resolve_live(entity, s, refs.as_ref().map(|(u, o)| (u, o)), &mut problems)?
         }
     };
+    if let Some(r) = &resolved {
+        let mapped: Vec<&str> = r.settings.columns.keys().map(String::as_str).collect();
+        problems.extend(super::tables::missing_mapped(entity, &mapped)?);
+    }
     let resolved = match resolved {
         Some(r) if problems.is_empty() => r,
         _ => {

@@ -3,10 +3,10 @@
 //! exist when they are compatible with what the extension writes. The cf_ tables are ordinary
 //! application tables, never members of the extension.
 
-use crate::db::{catalog, rights, state};
+use crate::db::{catalog, config, rights, state};
 use crate::errors::{raise, Error, Result};
 use crate::quote::{ident, qualified};
-use crate::settings::{cf_columns, EntityKind, Kind};
+use crate::settings::{cf_columns, EntityKind, Kind, NOT_IN_GUIDE_DDL};
 use pgrx::prelude::*;
 
 const CF_USERS: &str = include_str!("../../sql/coreforge_tables/cf_users.sql");
@@ -30,6 +30,7 @@ fn expected_type(kind: Option<Kind>) -> &'static str {
         Some(Kind::Timestamp | Kind::OptionalTimestamp) => "timestamp with time zone",
         Some(Kind::Json) => "jsonb",
         Some(Kind::Bool(_)) => "boolean",
+        Some(Kind::Uuid) => "uuid",
         Some(_) => "character varying",
     }
 }
@@ -71,10 +72,12 @@ fn column_info(schema: &str, table: &str) -> Result<Vec<CfColumnInfo>> {
 }
 
 /// Every reason the existing cf_ table of `entity` in `schema` cannot take what the extension
-/// may write there (any column a configuration can fill).
+/// may write there (any column a configuration can fill; of the columns the guide's DDL lacks,
+/// those the current configuration maps).
 fn incompatibilities(entity: EntityKind, schema: &str) -> Result<Vec<String>> {
     let (t, key) = cf_table(entity);
     let cols = column_info(schema, t)?;
+    let mapped = config::settings(entity)?.columns;
     // (column, its kind (None: a uuid key), may be written as NULL)
     let mut written: Vec<(&str, Option<Kind>, bool)> = key.iter().map(|k| (*k, None, false)).collect();
     if entity == EntityKind::Memberships {
@@ -84,13 +87,17 @@ fn incompatibilities(entity: EntityKind, schema: &str) -> Result<Vec<String>> {
         (
             c.name,
             Some(c.kind),
-            matches!(c.kind, Kind::Optional | Kind::Password | Kind::Json | Kind::OptionalTimestamp),
+            matches!(
+                c.kind,
+                Kind::Optional | Kind::Password | Kind::Json | Kind::OptionalTimestamp | Kind::Uuid
+            ),
         )
     }));
     written.push(("updated_at", Some(Kind::Timestamp), false));
     let mut problems = Vec::new();
     for (name, kind, may_be_null) in &written {
         match cols.iter().find(|c| c.name == *name) {
+            None if NOT_IN_GUIDE_DDL.contains(name) && !mapped.contains_key(*name) => {}
             None => problems.push(format!("{t}.{name} is missing")),
             Some(c) => {
                 let want = expected_type(*kind);
@@ -113,6 +120,30 @@ fn incompatibilities(entity: EntityKind, schema: &str) -> Result<Vec<String>> {
         problems.push(format!("{t} has no unique index on ({})", key.join(", ")));
     }
     Ok(problems)
+}
+
+/// For `cf_configure()`: the columns of `mapped` that the guide's DDL lacks and that the existing
+/// cf_ table of `entity` lacks too (nothing when the cf_ tables have not been created yet:
+/// `cf_create_tables()` then checks them against the configuration).
+pub fn missing_mapped(entity: EntityKind, mapped: &[&str]) -> Result<Vec<String>> {
+    let Some(schema) = state::setting("cf_schema")? else { return Ok(vec![]) };
+    let (t, _) = cf_table(entity);
+    if !catalog::table_exists(&schema, t)? {
+        return Ok(vec![]);
+    }
+    let cols = column_info(&schema, t)?;
+    Ok(mapped
+        .iter()
+        .filter(|m| NOT_IN_GUIDE_DDL.contains(m) && !cols.iter().any(|c| c.name == **m))
+        .map(|m| {
+            format!(
+                "\"columns\".{m}: {} has no column {m} (the migration guide's DDL lacks it): \
+                 ALTER TABLE {} ADD COLUMN {m} uuid UNIQUE, as CoreForge's Ent schema has it",
+                qualified(&schema, t),
+                qualified(&schema, t)
+            )
+        })
+        .collect())
 }
 
 fn ddl(template: &str, schema: &str) -> String {

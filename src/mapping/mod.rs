@@ -669,6 +669,7 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
             Kind::OptionalTimestamp => format!("({raw})::timestamptz"),
             Kind::Json => format!("({raw})::jsonb"),
             Kind::Bool(default) => format!("COALESCE(({raw})::boolean, {default})"),
+            Kind::Uuid => format!("({raw})::uuid"),
         };
         if let Some(max) = cc.max_len {
             too_long.push(Problem {
@@ -779,6 +780,11 @@ pub fn build_single(r: &Resolved, cf_schema: &str) -> Result<Entity> {
     let id = primary_id(r)?;
     let key = KeyCol { legacy: id, cf: "id", proj: primary.cf_id(), map: primary.map.clone() };
     let label = columns.iter().find(|c| c.cf == unique).map(|c| c.expr.clone()).unwrap_or("NULL".into());
+    // The values CoreForge keeps unique; federation_id only when mapped (the unique checks read it
+    // from the projection).
+    let unique: Vec<&'static str> = std::iter::once(unique)
+        .chain(columns.iter().any(|c| c.cf == "federation_id").then_some("federation_id"))
+        .collect();
     let secret =
         if kind == EntityKind::Users { r.settings.columns.get("password_hash").cloned() } else { None };
     Ok(Entity {
@@ -790,7 +796,7 @@ pub fn build_single(r: &Resolved, cf_schema: &str) -> Result<Entity> {
         columns,
         insert_only: vec![],
         problems,
-        unique: vec![unique],
+        unique,
         secret,
         label,
         keyset: vec![(key.legacy.clone(), r.id.as_ref().map(|i| i.2).unwrap_or(SqlType::UUID))],

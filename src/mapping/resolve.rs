@@ -36,6 +36,7 @@ fn type_fits(kind: Kind, c: &ColumnInfo) -> bool {
         }
         Kind::Json => matches!(c.type_name.as_str(), "json" | "jsonb"),
         Kind::Bool(_) => c.type_name == "bool",
+        Kind::Uuid => c.type_name == "uuid",
     }
 }
 
@@ -45,6 +46,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Timestamp | Kind::OptionalTimestamp => "timestamptz",
         Kind::Json => "jsonb",
         Kind::Bool(_) => "boolean",
+        Kind::Uuid => "uuid",
     }
 }
 
@@ -225,6 +227,8 @@ pub fn resolve(
             Kind::Timestamp => false,
             // (A user's last login is the legacy row's, or none.)
             Kind::OptionalTimestamp => false,
+            // (One value for every row of a column CoreForge keeps unique.)
+            Kind::Uuid => false,
             Kind::Set(_) => v.as_str().is_some_and(|t| allowed_values(cf).is_some_and(|a| a.contains(&t))),
             _ => v.as_str().is_some_and(|t| !t.is_empty()),
         };

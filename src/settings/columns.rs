@@ -35,6 +35,8 @@ pub enum Kind {
     Json,
     /// A boolean; NULL takes CoreForge's default.
     Bool(bool),
+    /// A uuid that may be NULL, from a uuid column (federation_id, which CoreForge keeps unique).
+    Uuid,
 }
 
 /// A cf_ column the configuration may fill: its kind, and the longest text CoreForge takes.
@@ -59,6 +61,7 @@ const USER_COLUMNS: &[CfColumn] = &[
     col("created_at", Timestamp, None),
     col("is_platform_admin", Bool(false), None),
     col("last_login_at", OptionalTimestamp, None),
+    col("federation_id", Uuid, None),
     col("active", Bool(true), None),
 ];
 
@@ -86,6 +89,10 @@ pub fn cf_columns(entity: EntityKind) -> &'static [CfColumn] {
         EntityKind::Memberships => MEMBERSHIP_COLUMNS,
     }
 }
+
+/// Columns of CoreForge's Ent schema that the migration guide's DDL lacks: cf_ tables made from
+/// that DDL are adopted without them, and such a column can then not be mapped.
+pub const NOT_IN_GUIDE_DDL: &[&str] = &["federation_id"];
 
 pub fn cf_column(entity: EntityKind, name: &str) -> Option<CfColumn> {
     cf_columns(entity).iter().copied().find(|c| c.name == name)

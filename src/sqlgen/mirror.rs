@@ -168,7 +168,7 @@ fn insert_one(e: &Entity, deps: &[&Entity], revive: bool) -> String {
         .columns
         .iter()
         .filter(|c| e.unique.contains(&c.cf))
-        .map(|c| format!("SELECT {} AS v FROM {from} WHERE {by_key}", c.expr))
+        .map(|c| format!("SELECT ({})::text AS v FROM {from} WHERE {by_key}", c.expr))
         .collect();
     let mut ok = vec![format!(
         "NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {} AND x.legacy_id = {})",
@@ -323,7 +323,9 @@ pub fn fast_revive_lock(e: &Entity, deps: &[&Entity]) -> String {
         .columns
         .iter()
         .filter(|c| e.unique.contains(&c.cf))
-        .map(|c| format!("SELECT {} AS v FROM {} WHERE {}", c.expr, e.from(false), e.legacy_key_params(a)))
+        .map(|c| {
+            format!("SELECT ({})::text AS v FROM {} WHERE {}", c.expr, e.from(false), e.legacy_key_params(a))
+        })
         .collect();
     let mut locks = vec![format!("SELECT {} AS n", value_locks(&values))];
     for (d, parent) in links(e, deps) {
@@ -918,7 +920,7 @@ pub fn probe(e: &Entity, deps: &[&Entity], old: bool, new: bool, lock_values: bo
     let mut values: Vec<String> = Vec::new();
     if new && lock_values {
         for c in e.columns.iter().filter(|c| e.unique.contains(&c.cf)) {
-            values.push(format!("SELECT {} AS v FROM {NEW_TABLE} {}", c.expr, e.primary.alias));
+            values.push(format!("SELECT ({})::text AS v FROM {NEW_TABLE} {}", c.expr, e.primary.alias));
         }
     }
     let locked = value_locks(&values);
