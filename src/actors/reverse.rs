@@ -99,7 +99,7 @@ pub fn problems(entities: &[Entity]) -> Result<Vec<String>> {
             ));
         }
         for w in &cols {
-            if w.not_null && kind(e, w) == Some(Kind::Json) {
+            if w.not_null && matches!(kind(e, w), Some(Kind::Json | Kind::OptionalTimestamp | Kind::Uuid)) {
                 out.push(format!(
                     "{}.{} is NOT NULL, and CoreForge's {} may be NULL",
                     p.display(),

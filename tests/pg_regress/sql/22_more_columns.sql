@@ -58,6 +58,13 @@ SELECT cf_enable_sync() IS NOT NULL AS enabled;
 SELECT count(*) FROM cf_sync_users();
 SELECT check_name, status FROM cf_validation_report() WHERE status <> 'ok';
 
+-- A NOT NULL legacy column cannot take CoreForge's NULL (a user created in CoreForge who never logged
+-- in): cutover refuses, and says why.
+UPDATE users SET last_login = created_at WHERE last_login IS NULL;
+ALTER TABLE users ALTER COLUMN last_login SET NOT NULL;
+SELECT cf_cutover();
+ALTER TABLE users ALTER COLUMN last_login DROP NOT NULL;
+
 -- From cutover on, CoreForge's logins and federation ids are written back.
 SELECT cf_cutover() IS NOT NULL AS cut_over;
 UPDATE cf_users SET last_login_at = '2024-12-03 11:30:00+00', federation_id = 'f0000000-0000-0000-0000-00000000000e'
