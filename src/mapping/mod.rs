@@ -82,6 +82,8 @@ pub struct Col {
     /// backwards (CoreForge value -> legacy value): what the reverse sync writes (`reverse.rs`).
     pub legacy: Option<String>,
     pub inverse: Vec<(String, String)>,
+    /// Other legacy columns its expression reads (its fallbacks): never written back.
+    pub also_reads: Vec<String>,
 }
 
 /// One key column: its name in the legacy table, its cf_ column, and the expression (over the
@@ -330,6 +332,7 @@ impl Entity {
     pub fn legacy_columns_read(&self) -> Vec<&str> {
         let mut cols = self.legacy_key_columns();
         cols.extend(self.columns.iter().filter_map(|c| c.legacy.as_deref()));
+        cols.extend(self.columns.iter().flat_map(|c| c.also_reads.iter().map(String::as_str)));
         cols.extend(self.primary.soft_delete_column());
         cols.sort_unstable();
         cols.dedup();
@@ -616,7 +619,17 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
             },
             (None, None) => continue,
         };
-        let text = format!("({raw})::text");
+        // With fallbacks: the first of the mapped column and its fallbacks that is neither NULL nor empty.
+        let fallbacks = s.fallbacks.get(name).cloned().unwrap_or_default();
+        let text = if fallbacks.is_empty() {
+            format!("({raw})::text")
+        } else {
+            let tried: Vec<String> = std::iter::once(raw.clone())
+                .chain(fallbacks.iter().map(|f| format!("{a}.{}", ident(f))))
+                .map(|x| format!("NULLIF(({x})::text, '')"))
+                .collect();
+            format!("COALESCE({})", tried.join(", "))
+        };
         let expr = match cc.kind {
             Kind::Required => {
                 let base = if name == "slug" && s.normalize_slugs == Some(true) {
@@ -688,7 +701,13 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
                 ),
             });
         }
-        cols.push(Col { cf: name, expr, legacy: s.columns.get(name).cloned(), inverse: inverse(r, name) });
+        cols.push(Col {
+            cf: name,
+            expr,
+            legacy: s.columns.get(name).cloned(),
+            inverse: inverse(r, name),
+            also_reads: fallbacks,
+        });
     }
     // Missing values first (they make the others moot), then length, then the rest in order.
     let (mut ordered, rest): (Vec<Problem>, Vec<Problem>) =
@@ -858,7 +877,7 @@ pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema:
         key,
         parents: vec![pu, po],
         columns,
-        insert_only: vec![Col { cf: "id", expr: id, legacy: None, inverse: vec![] }],
+        insert_only: vec![Col { cf: "id", expr: id, legacy: None, inverse: vec![], also_reads: vec![] }],
         problems,
         unique: vec![],
         secret: None,

@@ -241,6 +241,39 @@ pub fn resolve(
         }
     }
 
+    for (cf, list) in &s.fallbacks {
+        let at = format!("\"fallbacks\".{cf}");
+        match cf_column(entity, cf) {
+            Some(cc)
+                if matches!(cc.kind, Kind::Required | Kind::Optional)
+                    && !matches!(cf.as_str(), "email" | "slug") => {}
+            _ => {
+                problems.push(format!(
+                    "{at}: {cf} cannot have fallbacks (only text columns that CoreForge does not keep unique: name, avatar_url, logo_url, description, website_url, role)"
+                ));
+                continue;
+            }
+        }
+        if !s.columns.contains_key(cf) {
+            problems.push(format!("{at}: {cf} is not in \"columns\": map it first, the fallbacks are read when its column is NULL or empty"));
+        }
+        if list.is_empty() {
+            problems.push(format!("{at}: give at least one legacy column"));
+        }
+        for legacy in list {
+            if s.columns.get(cf) == Some(legacy) {
+                problems.push(format!("{at}: {legacy} is the column {cf} is mapped to already, not a fallback"));
+            } else if let Some(c) = column(legacy, &at, problems) {
+                if c.category != "S" {
+                    problems.push(format!(
+                        "{at}: column {legacy} is {}, which does not fit {cf} (text)",
+                        c.type_display
+                    ));
+                }
+            }
+        }
+    }
+
     for (cf, map) in &s.values {
         if !matches!(cf.as_str(), "plan" | "org_type" | "role") || cf_column(entity, cf).is_none() {
             problems.push(format!("\"values\": {cf} cannot have a value map for {entity} (plan and org_type for organizations, role for memberships)"));

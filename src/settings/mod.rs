@@ -91,6 +91,9 @@ pub struct Settings {
     pub values: BTreeMap<String, BTreeMap<String, String>>,
     /// cf_ column -> constant.
     pub defaults: BTreeMap<String, Value>,
+    /// cf_ column -> legacy columns read in turn when its mapped column is NULL or empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fallbacks: BTreeMap<String, Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passwords: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,13 +141,22 @@ pub fn guide_defaults(entity: EntityKind) -> Value {
 /// The keys an entity's settings may have.
 fn known_keys(entity: EntityKind) -> &'static [&'static str] {
     match entity {
-        EntityKind::Users => &["table", "id", "soft_delete", "columns", "values", "defaults", "passwords"],
+        EntityKind::Users => {
+            &["table", "id", "soft_delete", "columns", "values", "defaults", "fallbacks", "passwords"]
+        }
         EntityKind::Organizations => {
-            &["table", "id", "soft_delete", "columns", "values", "defaults", "normalize_slugs"]
+            &["table", "id", "soft_delete", "columns", "values", "defaults", "fallbacks", "normalize_slugs"]
         }
-        EntityKind::Memberships => {
-            &["table", "soft_delete", "columns", "values", "defaults", "user_ref", "organization_ref"]
-        }
+        EntityKind::Memberships => &[
+            "table",
+            "soft_delete",
+            "columns",
+            "values",
+            "defaults",
+            "fallbacks",
+            "user_ref",
+            "organization_ref",
+        ],
     }
 }
 

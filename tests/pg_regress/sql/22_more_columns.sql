@@ -72,5 +72,32 @@ UPDATE cf_users SET last_login_at = '2024-12-03 11:30:00+00', federation_id = 'f
 SELECT email, last_login, sso_id FROM users WHERE email = 'wang@example.com';
 SELECT cf_rollback() IS NOT NULL AS rolled_back;
 SELECT check_name, status FROM cf_validation_report() WHERE status <> 'ok';
+
+-- Fallbacks for a value CoreForge requires: a user with an empty name (an ORM's default) is
+-- rejected as missing_value, unless the configuration names legacy columns to read in turn.
+ALTER TABLE users ADD COLUMN username text;
+UPDATE users SET username = split_part(email, '@', 1);
+INSERT INTO users (id, email, name, username, created_at)
+VALUES ('a0000000-0000-0000-0000-000000000021', 'nameless@example.com', '', 'nameless', '2024-12-04');
+SELECT reason FROM cf_rejects('users');
+-- Only a text column CoreForge does not keep unique, already mapped, can have fallbacks, and they
+-- are text columns of the legacy table.
+SELECT cf_configure('users', '{"columns": {"email": "email", "name": "name"},
+  "fallbacks": {"email": ["username"], "avatar_url": ["username"], "name": ["created_at", "nickname", "name"]}}');
+SELECT cf_configure('users', '{"columns": {"email": "email", "name": "name", "avatar_url": "avatar_url",
+  "password_hash": "password_hash", "created_at": "created_at", "last_login_at": "last_login",
+  "federation_id": "sso_id"}, "fallbacks": {"name": ["username", "email"]}}') -> 'fallbacks' AS fallbacks;
+SELECT count(*) FROM cf_sync_users();
+SELECT name FROM cf_users WHERE email = 'nameless@example.com';
+SELECT count(*) AS rejects FROM cf_rejects('users');
+-- A change of the fallback column is mirrored while the name is empty; a name, once given, wins.
+UPDATE users SET username = 'nameless-one' WHERE email = 'nameless@example.com';
+SELECT name FROM cf_users WHERE email = 'nameless@example.com';
+UPDATE users SET name = 'Nora Nameless' WHERE email = 'nameless@example.com';
+SELECT name FROM cf_users WHERE email = 'nameless@example.com';
+-- With neither name nor username, the email.
+UPDATE users SET name = '', username = NULL WHERE email = 'nameless@example.com';
+SELECT name FROM cf_users WHERE email = 'nameless@example.com';
+SELECT check_name, status FROM cf_validation_report() WHERE status <> 'ok';
 SET client_min_messages = warning;
 DROP EXTENSION coreforge_sync CASCADE;
