@@ -202,11 +202,45 @@ mod tests {
     fn settings() -> impl Strategy<Value = (String, Value)> {
         let entity =
             prop::sample::select(vec!["users", "organizations", "memberships"]).prop_map(str::to_string);
-        (entity, 0..4usize, value(), word(), word(), value()).prop_map(
+        (entity, 0..5usize, value(), word(), word(), value()).prop_map(
             |(entity, how, any, key, sub, replacement)| {
                 let base = valid(&entity)[1].clone();
                 let settings = match how {
                     0 => any,
+                    // A valid configuration with fallbacks: a CoreForge column (some may have them),
+                    // then columns of either table's (some exist there) and a generated word.
+                    4 => {
+                        let mut m = valid(&entity)[key.len() % 2].as_object().cloned().unwrap_or_default();
+                        let targets = ["name", "avatar_url", "email", "slug", "role", "plan", "created_at"];
+                        let columns = [
+                            "email",
+                            "name",
+                            "avatar_url",
+                            "password_hash",
+                            "created_at",
+                            "email_address",
+                            "full_name",
+                            "photo_url",
+                            "pw_digest",
+                            "signup_at",
+                            "slug",
+                            "handle",
+                            "company_name",
+                            "tier",
+                            "role",
+                            "access_level",
+                            "logo_url",
+                        ];
+                        let target = targets[sub.len() % targets.len()];
+                        let mut list: Vec<Value> = (0..(key.len() % 3))
+                            .map(|i| json!(columns[(sub.len() * 7 + key.len() + i * 5) % columns.len()]))
+                            .collect();
+                        if key.len() % 4 == 3 {
+                            list.push(json!(key));
+                        }
+                        m.insert("fallbacks".into(), json!({ target: list }));
+                        Value::Object(m)
+                    }
                     // A valid configuration with a value map entry of generated words.
                     3 => {
                         let mut m = valid(&entity)[key.len() % 2].as_object().cloned().unwrap_or_default();
