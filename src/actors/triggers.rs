@@ -349,33 +349,36 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
     }
     let deps = target_dependents(&target)?;
     let deps: Vec<&Entity> = deps.iter().map(|d| d.as_ref()).collect();
-    // A one-row INSERT, DELETE, soft delete or undelete of a user or organization keyed by its
-    // CoreForge id: its own statements first (one for an insert, a lock and the write for the
-    // others).
-    if rows == 1 && e.parents.is_empty() && e.key.len() == 1 && e.key[0].map.is_none() {
+    // One-row statements have fast paths of their own. A user or organization keyed by its
+    // CoreForge id: an INSERT in one statement, a DELETE or soft delete in a lock and the write, an
+    // undelete in the locks and the write. A membership: an INSERT in the full path's locks and the
+    // write, a DELETE in one statement. (Updates went to fast_update above.)
+    if rows == 1 {
         let insert = || mirror_sql::fast_insert_one(&e, &deps);
         let (lock, remove) = (|| mirror_sql::fast_remove_lock(&e), || mirror_sql::fast_remove_one(&e, &deps));
         let (revive_lock, revive) =
             (|| mirror_sql::fast_revive_lock(&e, &deps), || mirror_sql::fast_revive_one(&e, &deps));
-        let steps: &[(Plan, &dyn Fn() -> String)] = match (old, new.then(|| liveness_change(&e, td))) {
-            (false, _) => &[(Plan::FastInsert, &insert)],
-            (true, None | Some(Some(false))) => &[(Plan::FastRemoveLock, &lock), (Plan::FastRemove, &remove)],
-            (true, Some(Some(true))) => &[(Plan::FastReviveLock, &revive_lock), (Plan::FastRevive, &revive)],
-            (true, Some(None)) => &[],
-        };
-        if !steps.is_empty() && one_row(&e, &target, td, old, steps)? {
-            return Ok(());
-        }
-    }
-    // A one-row INSERT of a membership: the full path's locks, then the insert; a DELETE: one
-    // statement. (An update went to fast_update above.)
-    if rows == 1 && !e.parents.is_empty() {
-        let (lock, insert) = (|| mirror_sql::fast_lock_one(&e), || mirror_sql::fast_insert_one(&e, &[]));
-        let delete = || mirror_sql::fast_delete_one(&e);
-        let steps: &[(Plan, &dyn Fn() -> String)] = match (old, new) {
-            (false, _) => &[(Plan::FastLock, &lock), (Plan::FastInsert, &insert)],
-            (true, false) => &[(Plan::FastDelete, &delete)],
-            (true, true) => &[],
+        let (member_lock, member_delete) =
+            (|| mirror_sql::fast_lock_one(&e), || mirror_sql::fast_delete_one(&e));
+        let steps: &[(Plan, &dyn Fn() -> String)] = if !e.parents.is_empty() {
+            match (old, new) {
+                (false, _) => &[(Plan::FastLock, &member_lock), (Plan::FastInsert, &insert)],
+                (true, false) => &[(Plan::FastDelete, &member_delete)],
+                (true, true) => &[],
+            }
+        } else if e.key.len() == 1 && e.key[0].map.is_none() {
+            match (old, new.then(|| liveness_change(&e, td))) {
+                (false, _) => &[(Plan::FastInsert, &insert)],
+                (true, None | Some(Some(false))) => {
+                    &[(Plan::FastRemoveLock, &lock), (Plan::FastRemove, &remove)]
+                }
+                (true, Some(Some(true))) => {
+                    &[(Plan::FastReviveLock, &revive_lock), (Plan::FastRevive, &revive)]
+                }
+                (true, Some(None)) => &[],
+            }
+        } else {
+            &[]
         };
         if !steps.is_empty() && one_row(&e, &target, td, old, steps)? {
             return Ok(());

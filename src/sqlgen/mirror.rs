@@ -164,12 +164,7 @@ fn insert_one(e: &Entity, deps: &[&Entity], revive: bool) -> String {
     let from = e.from(false);
     let by_key = e.legacy_key_params(a);
     let key = format!("$1::{}", e.primary.id_type);
-    let values: Vec<String> = e
-        .columns
-        .iter()
-        .filter(|c| e.unique.contains(&c.cf))
-        .map(|c| format!("SELECT ({})::text AS v FROM {from} WHERE {by_key}", c.expr))
-        .collect();
+    let values = unique_values_by_key(e);
     let mut ok = vec![format!(
         "NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {} AND x.legacy_id = {})",
         literal(e.name()),
@@ -317,17 +312,8 @@ pub fn fast_delete_one(e: &Entity) -> String {
 /// its *other* parent `FOR SHARE` (see [`lock_statement`]), by the other parent's id. It returns
 /// 1 and the number of rows locked.
 pub fn fast_revive_lock(e: &Entity, deps: &[&Entity]) -> String {
-    let a = e.primary.alias;
     let key = format!("$1::{}", e.primary.id_type);
-    let values: Vec<String> = e
-        .columns
-        .iter()
-        .filter(|c| e.unique.contains(&c.cf))
-        .map(|c| {
-            format!("SELECT ({})::text AS v FROM {} WHERE {}", c.expr, e.from(false), e.legacy_key_params(a))
-        })
-        .collect();
-    let mut locks = vec![format!("SELECT {} AS n", value_locks(&values))];
+    let mut locks = vec![format!("SELECT {} AS n", value_locks(&unique_values_by_key(e)))];
     for (d, parent) in links(e, deps) {
         let others: Vec<_> = d.parents.iter().filter(|p| p.entity != e.kind).collect();
         let locked: Vec<&str> =
@@ -697,6 +683,17 @@ fn values_awaited(e: &Entity) -> String {
         "EXISTS (SELECT 1 FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.reason LIKE 'duplicate\\_%')",
         literal(e.name())
     )
+}
+
+/// For [`value_locks`]: a `SELECT` of each value of `e` that CoreForge keeps unique (email, slug,
+/// federation_id), as text, from the legacy row whose key is `$1`, ....
+fn unique_values_by_key(e: &Entity) -> Vec<String> {
+    let (from, by_key) = (e.from(false), e.legacy_key_params(e.primary.alias));
+    e.columns
+        .iter()
+        .filter(|c| e.unique.contains(&c.cf))
+        .map(|c| format!("SELECT ({})::text AS v FROM {from} WHERE {by_key}", c.expr))
+        .collect()
 }
 
 /// `(SELECT count(*) ...)`: takes the transaction-level advisory lock of each value the `values`
