@@ -4,6 +4,7 @@
 
 pub mod backfill;
 pub mod batched;
+pub mod hashes;
 pub mod passwords;
 pub mod rejects;
 pub mod reverse;
