@@ -96,7 +96,8 @@ BEGIN
                                   'backfill_entities', 'backfill_start', 'backfill_batch', 'backfill_retry',
                                   'cf_backfill_reset', 'cf_cutover', 'cf_rollback', 'cf_freeze_legacy',
                                   'cf_unfreeze_legacy', 'cf_archive_legacy', 'cf_restore_legacy', 'cf_drop_archive',
-                                  'cf_create_compat_views', 'cf_sync_legacy')
+                                  'cf_create_compat_views', 'cf_sync_legacy', 'cf_upgrade_password',
+                                  'cf_forget_legacy_passwords')
     LOOP
         EXECUTE pg_catalog.format('ALTER ROUTINE %s SECURITY DEFINER SET search_path = pg_catalog, pg_temp', f);
     END LOOP;

@@ -71,6 +71,9 @@ pub enum Error {
     /// SPI refused a call (a bug of the extension, XX000).
     #[error("coreforge_sync: {0}")]
     Spi(#[from] pgrx::spi::SpiError),
+    /// No Argon2id hash could be made (no randomness for the salt, XX000). Never shows a password.
+    #[error("coreforge_sync: could not make an Argon2id hash: {0}")]
+    Hash(#[from] password_hash::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -127,7 +130,7 @@ impl Error {
             | Error::CheckViolation(r)
             | Error::UniqueViolation(r)
             | Error::Corrupted(r) => Some(r),
-            Error::Spi(_) => None,
+            Error::Spi(_) | Error::Hash(_) => None,
         }
     }
 
@@ -164,7 +167,7 @@ impl Error {
             Error::CheckViolation(_) => ERRCODE_CHECK_VIOLATION,
             Error::UniqueViolation(_) => ERRCODE_UNIQUE_VIOLATION,
             Error::Corrupted(_) => ERRCODE_DATA_CORRUPTED,
-            Error::Spi(_) => ERRCODE_INTERNAL_ERROR,
+            Error::Spi(_) | Error::Hash(_) => ERRCODE_INTERNAL_ERROR,
         }
     }
 

@@ -74,8 +74,10 @@ SELECT cf_enable_sync();
 SELECT count(*) FROM cf_sync_all();
 SQL
     # Its triggers as that release's library made them (this build's library made them just now):
-    # statement triggers only, TRUNCATE's firing in ordinary sessions (the 0.4.0 update adds the rest).
-    psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
+    # before 0.4.0, statement triggers only, TRUNCATE's firing in ordinary sessions (the 0.4.0
+    # update adds the rest).
+    if [ "$(printf '%s\n' "$v" 0.4.0 | sort -V | head -1)" != 0.4.0 ]; then
+        psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
 DO $$
 DECLARE t record;
 BEGIN
@@ -88,6 +90,7 @@ BEGIN
     END LOOP;
 END $$;
 SQL
+    fi
     before=$(q "$db" "SELECT (SELECT count(*) FROM cf_users) || ' cf_users, ' || (SELECT count(*) FROM coreforge_sync.rejects) || ' rejects, ' || (SELECT count(*) FROM coreforge_sync.sync_runs) || ' runs'")
     q "$db" "ALTER EXTENSION coreforge_sync UPDATE" >/dev/null
     describe "$db" >"target/upgrade-from-$v.txt"

@@ -98,11 +98,27 @@ enum Scheme<'a> {
     Phc(&'a str),
     Bcrypt,
     /// Django's `pbkdf2_sha256$<rounds>$<salt>$<base64>`.
-    DjangoPbkdf2 { digest: Prf, rounds: u32, salt: &'a str, hash: &'a str },
+    DjangoPbkdf2 {
+        digest: Prf,
+        rounds: u32,
+        salt: &'a str,
+        hash: &'a str,
+    },
     /// passlib's `$pbkdf2-sha256$<rounds>$<ab64 salt>$<ab64 hash>` (`$pbkdf2$` is SHA-1).
-    PasslibPbkdf2 { digest: Prf, rounds: u32, salt: &'a str, hash: &'a str },
+    PasslibPbkdf2 {
+        digest: Prf,
+        rounds: u32,
+        salt: &'a str,
+        hash: &'a str,
+    },
     /// Django's `scrypt$<salt>$...`: `scrypt$<n>$<salt>$<r>$<p>$<base64>`.
-    DjangoScrypt { log_n: u8, salt: &'a str, r: u32, p: u32, hash: &'a str },
+    DjangoScrypt {
+        log_n: u8,
+        salt: &'a str,
+        r: u32,
+        p: u32,
+        hash: &'a str,
+    },
     /// An unsalted hex digest.
     Hex(Hex),
 }
@@ -163,7 +179,10 @@ fn scheme(hash: &str) -> Option<Scheme<'_>> {
 
 /// An Argon2 PHC string the crate parses, within [`MAX_ARGON2_KIB`].
 fn argon2_ok(phc: &str) -> bool {
-    PasswordHash::new(phc).ok().and_then(|h| Params::try_from(&h).ok()).is_some_and(|p| p.m_cost() <= MAX_ARGON2_KIB)
+    PasswordHash::new(phc)
+        .ok()
+        .and_then(|h| Params::try_from(&h).ok())
+        .is_some_and(|p| p.m_cost() <= MAX_ARGON2_KIB)
 }
 
 fn digest_named(name: &str) -> Option<Prf> {
@@ -275,7 +294,9 @@ mod tests {
             assert!(!verify(&damaged, pw), "{damaged}");
         }
         // The framework forms hold the whole digest: a shortened one is refused.
-        for (hash, pw) in VECTORS.iter().filter(|(h, _)| !h.starts_with('$') || h.starts_with("$pbkdf2-sha256$1000$")) {
+        for (hash, pw) in
+            VECTORS.iter().filter(|(h, _)| !h.starts_with('$') || h.starts_with("$pbkdf2-sha256$1000$"))
+        {
             let cut = &hash[..hash.len() - 4];
             assert!(!verify(cut, pw), "{cut}");
         }

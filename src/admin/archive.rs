@@ -8,7 +8,7 @@
 //! CoreForge (the reverse backfill) and re-arms the sync, frozen. Dropping needs the schema's name
 //! and the retention period (or force); the id mapping tables stay.
 
-use crate::actors::reverse;
+use crate::actors::{passwords, reverse};
 use crate::admin::compat;
 use crate::admin::steps::{cf_tables, legacy_tables, not_null, record, validate};
 use crate::db::config::entities;
@@ -145,6 +145,8 @@ fn cf_archive_legacy_impl(archive_schema: Option<&str>) -> Result<String> {
     lock(&cf_tables(&entities), "ACCESS EXCLUSIVE")?;
     lock(&legacy_tables(&entities), "ACCESS EXCLUSIVE")?;
     triggers::arm(Phase::Archived, &entities)?;
+    // The legacy hashes cf_upgrade_password() can still upgrade, kept past the archive's drop.
+    let copies = passwords::keep_copies()?;
     for e in &entities {
         Spi::run(&format!("ALTER TABLE {} SET SCHEMA {}", e.primary.table(), ident(archive_schema)))?;
     }
@@ -161,8 +163,13 @@ fn cf_archive_legacy_impl(archive_schema: Option<&str>) -> Result<String> {
     let moved: Vec<String> =
         entities.iter().map(|e| format!("{archive_schema}.{}", e.primary.name)).collect();
     Ok(format!(
-        "phase archived: {} (CoreForge writes are no longer mirrored; cf_restore_legacy() brings them back)",
-        moved.join(", ")
+        "phase archived: {} (CoreForge writes are no longer mirrored; cf_restore_legacy() brings them back){}",
+        moved.join(", "),
+        if copies > 0 {
+            format!("; {copies} legacy password {} kept for cf_upgrade_password()", hashes(copies))
+        } else {
+            String::new()
+        }
     ))
 }
 
@@ -188,6 +195,8 @@ pub fn restore(from: Phase) -> Result<()> {
         Spi::run(&format!("ALTER TABLE {} SET SCHEMA {}", e.primary.table(), ident(&home_schema(e.kind)?)))?;
     }
     state::clear_setting("archive_schema")?;
+    // The legacy rows hold the hashes again.
+    passwords::forget_copies()?;
     let restored = entities()?;
     // CoreForge writes wait from here on, so the reverse backfill misses none before the triggers.
     lock(&cf_tables(&restored), "SHARE ROW EXCLUSIVE")?;
@@ -265,7 +274,7 @@ fn cf_drop_archive_impl(confirm: Option<&str>, force: Option<bool>) -> Result<St
     let young = PgTryBuilder::new(|| -> Result<bool> {
         Ok(optional(Spi::get_one_with_args::<bool>(
             "SELECT at > pg_catalog.now() - $1::interval FROM coreforge_sync.phase_history \
-             WHERE to_phase = 'archived' ORDER BY id DESC LIMIT 1",
+             WHERE to_phase = 'archived' AND from_phase <> 'archived' ORDER BY id DESC LIMIT 1",
             &[retention.clone().into()],
         ))?
         .unwrap_or(false))
@@ -278,9 +287,10 @@ fn cf_drop_archive_impl(confirm: Option<&str>, force: Option<bool>) -> Result<St
     })
     .execute()?;
     let (archived_at, droppable_at) = Spi::get_two_with_args::<String, String>(
-        "SELECT (SELECT at::text FROM coreforge_sync.phase_history WHERE to_phase = 'archived' ORDER BY id DESC LIMIT 1), \
+        "SELECT (SELECT at::text FROM coreforge_sync.phase_history \
+                  WHERE to_phase = 'archived' AND from_phase <> 'archived' ORDER BY id DESC LIMIT 1), \
                 (SELECT (at + $1::interval)::text FROM coreforge_sync.phase_history \
-                  WHERE to_phase = 'archived' ORDER BY id DESC LIMIT 1)",
+                  WHERE to_phase = 'archived' AND from_phase <> 'archived' ORDER BY id DESC LIMIT 1)",
         &[retention.clone().into()],
     )?;
     let archived_at = archived_at.unwrap_or_default();
@@ -330,4 +340,53 @@ fn cf_drop_archive_impl(confirm: Option<&str>, force: Option<bool>) -> Result<St
         shown.join(", "),
         if empty { format!(", and schema {archive}") } else { String::new() }
     ))
+}
+
+/// Deletes the legacy password hashes `cf_archive_legacy()` kept for `cf_upgrade_password()`
+/// (recorded in cf_history()): the users who have not logged in since must then reset their
+/// password. Refuses unless `confirm` is true, and says how many users that is.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_forget_legacy_passwords(confirm: default!(Option<bool>, false)) -> String {
+    raise(cf_forget_legacy_passwords_impl(confirm))
+}
+
+fn cf_forget_legacy_passwords_impl(confirm: Option<bool>) -> Result<String> {
+    rights::authorize("run cf_forget_legacy_passwords()")?;
+    let confirm = not_null(confirm, "confirm")?;
+    let phase = begin()?;
+    let kept = passwords::copies()?;
+    if kept == 0 {
+        return Ok("no legacy password hashes are kept: nothing to do".into());
+    }
+    if !confirm {
+        return Err(Error::out_of_order(format!(
+            "coreforge_sync: {kept} {} can still upgrade their legacy password at their next login",
+            if kept == 1 { "user" } else { "users" }
+        ))
+        .detail("Once their hashes are forgotten, those users must reset their password.")
+        .hint("SELECT cf_forget_legacy_passwords(confirm => true);"));
+    }
+    let forgotten = passwords::forget_copies()?;
+    record(
+        "cf_forget_legacy_passwords(confirm => true)",
+        phase,
+        phase,
+        Some(&format!("{forgotten} legacy password {} deleted", hashes(forgotten))),
+        false,
+        None,
+        None,
+    )?;
+    Ok(format!(
+        "{forgotten} legacy password {} deleted; cf_upgrade_password() returns false for those users from now on",
+        hashes(forgotten)
+    ))
+}
+
+fn hashes(n: i64) -> &'static str {
+    if n == 1 {
+        "hash"
+    } else {
+        "hashes"
+    }
 }

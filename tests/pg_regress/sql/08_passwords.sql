@@ -1,6 +1,7 @@
 -- Password hashes (the guide's "Password Hash Format"). CoreForge verifies only Argon2id; the
--- policy says per format whether a hash is kept or stored as NULL (the user must reset).
--- No report, notice or error shows a hash.
+-- policy says per format whether a hash is kept or stored as NULL. A user whose legacy hash can be
+-- checked is upgraded at their next login (cf_upgrade_password(), see 23_password_upgrade); the
+-- others must reset (cf_password_resets()). No report, notice or error shows a hash.
 \i fixtures/legacy.sql
 \set ECHO none
 \i fixtures/crm_schema.sql
@@ -28,6 +29,8 @@ SELECT cf_configure('users', '{
   -> 'passwords' AS default_policy;
 SELECT * FROM cf_password_report();
 SELECT cf_sync_users();
+-- Who must reset: the users whose hash neither CoreForge nor cf_upgrade_password() can check (the
+-- fixture's scrypt hash is not valid base64, {SSHA} is not a format it verifies).
 SELECT * FROM cf_password_resets();
 
 -- What CoreForge got: kept hashes as they were, the others NULL.
