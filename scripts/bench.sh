@@ -253,6 +253,9 @@ done
 step "9: deadlock retries of the legacy workload, sync on against the extension not installed"
 bash bench/deadlocks.sh "$REPS" "$PGBENCH_SECONDS" | tee "$OUT/deadlocks.txt"
 
+step "11: cf_upgrade_password() calls per second against the reference argon2 CLI"
+bash bench/password_upgrade.sh "$REPS" | tee "$OUT/password_upgrade.txt"
+
 # ---- the report ---------------------------------------------------------------------------------
 m() { median "$@"; }
 r1o=$(m "${R1_OURS[@]}"); r1h=$(m "${R1_HAND[@]}"); r2g=$(m "${R2_GUIDE[@]}")
@@ -294,6 +297,7 @@ report="$OUT/results.md"
     echo "| 7 | peak private memory of the \`cf_backfill\` backend | ${m4} kB at $((USERS * 4)) users | ${m1} kB at $USERS users | ${c7}x | within 20% | $(verdict "$c7 <= 1.2 && $c7 >= 0.8") |"
     echo "| 8 | one \`UPDATE\` of $UPDATE_ROWS cf_users during cutover (mirrored back into users) | ${r8o} s | no trigger: ${r8n} s | ${c8}x | (none; #4's forward target is ≤ 2.0x) | |"
     echo "| 8b | single-row \`UPDATE\`s of cf_users during cutover, 2 clients | ${r8bo} tps | the reverse floor, the rename plus a hand-written mirror into users in the same statement: ${r8bf} tps (no trigger: ${r8bn} tps) | ${c8b}x | ≥ 0.95x | $(verdict "$c8b >= 0.95") |"
+    grep '^| 11 ' "$OUT/password_upgrade.txt"
     echo
     echo "Runs: 1 ours ${R1_OURS[*]}; hand ${R1_HAND[*]}; 2 guide ${R2_GUIDE[*]}; 3 ours ${R3_OURS[*]}; upsert ${R3_HAND[*]};"
     echo "4 none ${R4_NONE[*]}; ours ${R4_OURS[*]}; PL/pgSQL ${R4_PLPG[*]}; 5 none ${R5_NONE[*]}; ours ${R5_OURS[*]}; floor ${R5_FLOOR[*]};"

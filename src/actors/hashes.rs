@@ -303,6 +303,18 @@ mod tests {
     }
 
     #[test]
+    fn coreforge_parameters_are_the_reference_implementations() {
+        // `echo -n pw | argon2 saltsaltsaltsalt -id -t 3 -k 65536 -p 2 -l 32 -e` (the reference CLI,
+        // Debian's argon2 package): what CoreForge's parameters give for this salt.
+        let reference = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHRzYWx0c2FsdA$DXaUvpp7bRGL2i+BDEObNe6F5sFNL0SFMbkP3Pmievg";
+        assert!(is_coreforge(reference) && verify(reference, "pw") && !verify(reference, "pW"));
+        let params = Params::new(M_COST, T_COST, P_COST, Some(OUTPUT_LEN)).unwrap();
+        let salt = SaltString::encode_b64(b"saltsaltsaltsalt").unwrap();
+        let ours = Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password(b"pw", &salt).unwrap();
+        assert_eq!(ours.to_string(), reference);
+    }
+
+    #[test]
     fn makes_coreforge_hashes_it_verifies() {
         let h = coreforge_hash("correct horse").unwrap();
         assert!(h.starts_with(COREFORGE_PREFIX), "{h}");

@@ -32,6 +32,9 @@ SELECT cf_sync_users();
 -- Who must reset: the users whose hash neither CoreForge nor cf_upgrade_password() can check (the
 -- fixture's scrypt hash is not valid base64, {SSHA} is not a format it verifies).
 SELECT * FROM cf_password_resets();
+-- Once in CoreForge, the users whose hash can be checked are upgradable at their next login (those
+-- CoreForge verifies itself, and the invalid ones, are not).
+SELECT * FROM cf_password_report();
 
 -- What CoreForge got: kept hashes as they were, the others NULL.
 SELECT coreforge_sync.password_format(a.pw_digest) AS legacy_format, c.password_hash = a.pw_digest AS same_hash,
