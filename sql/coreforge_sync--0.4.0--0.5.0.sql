@@ -3,7 +3,8 @@
 -- on a match, gives CoreForge a fresh Argon2id hash; cf_archive_legacy() keeps the hashes it can
 -- still upgrade in coreforge_sync.legacy_passwords, which cf_forget_legacy_passwords() empties;
 -- cf_password_report() gains the columns upgradable and upgraded; password_format() recognises
--- Django's argon2$... hashes. tests/upgrade.sh checks that an updated install equals a fresh one.
+-- Django's argon2$..., bcrypt$... and bcrypt_sha256$... hashes. (The users' new setting
+-- "password_encoding" needs no object.) tests/upgrade.sh checks that an updated install equals a fresh one.
 \echo Use "ALTER EXTENSION coreforge_sync UPDATE TO '0.5.0'" to load this file. \quit
 
 CREATE OR REPLACE FUNCTION coreforge_sync.password_format(hash text) RETURNS text
@@ -20,6 +21,8 @@ RETURN CASE
     WHEN hash OPERATOR(pg_catalog.^@) 'argon2$argon2id$' THEN 'argon2id'
     WHEN hash OPERATOR(pg_catalog.^@) 'argon2$argon2i$' THEN 'argon2i'
     WHEN hash OPERATOR(pg_catalog.^@) 'argon2$argon2d$' THEN 'argon2d'
+    -- Django's bcrypt hashers: "bcrypt$" or "bcrypt_sha256$" before the bcrypt string
+    WHEN (hash OPERATOR(pg_catalog.^@) 'bcrypt$$2' OR hash OPERATOR(pg_catalog.^@) 'bcrypt_sha256$$2') THEN 'bcrypt'
     WHEN hash OPERATOR(pg_catalog.^@) '$scrypt$' OR hash OPERATOR(pg_catalog.^@) '$7$'
       OR hash OPERATOR(pg_catalog.^@) 'scrypt$' THEN 'scrypt'
     WHEN (hash OPERATOR(pg_catalog.^@) 'pbkdf2_' OR hash OPERATOR(pg_catalog.^@) '$pbkdf2')

@@ -17,6 +17,8 @@ RETURN CASE
     WHEN hash OPERATOR(pg_catalog.^@) 'argon2$argon2id$' THEN 'argon2id'
     WHEN hash OPERATOR(pg_catalog.^@) 'argon2$argon2i$' THEN 'argon2i'
     WHEN hash OPERATOR(pg_catalog.^@) 'argon2$argon2d$' THEN 'argon2d'
+    -- Django's bcrypt hashers: "bcrypt$" or "bcrypt_sha256$" before the bcrypt string
+    WHEN (hash OPERATOR(pg_catalog.^@) 'bcrypt$$2' OR hash OPERATOR(pg_catalog.^@) 'bcrypt_sha256$$2') THEN 'bcrypt'
     WHEN hash OPERATOR(pg_catalog.^@) '$scrypt$' OR hash OPERATOR(pg_catalog.^@) '$7$'
       OR hash OPERATOR(pg_catalog.^@) 'scrypt$' THEN 'scrypt'
     WHEN (hash OPERATOR(pg_catalog.^@) 'pbkdf2_' OR hash OPERATOR(pg_catalog.^@) '$pbkdf2')

@@ -1,7 +1,8 @@
 //! Legacy password hashes checked against a password, and CoreForge's own Argon2id hash made
 //! (pure: no SPI). Every format `coreforge_sync.password_format()` recognises that a password can
 //! be checked against is verified with the RustCrypto crates; only the parsing of the framework
-//! encodings (Django's `pbkdf2_sha256$...`, passlib's `$pbkdf2-sha256$29000$...`) is written here.
+//! encodings (Django's `pbkdf2_sha256$...`, `bcrypt_sha256$...`, `argon2$...`, passlib's
+//! `$pbkdf2-sha256$29000$...`) is written here.
 //! Digests are compared in constant time (`subtle`), as the crates compare their own outputs.
 
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -40,7 +41,9 @@ pub fn verify(hash: &str, password: &str) -> bool {
     let pw = password.as_bytes();
     match scheme(hash) {
         Some(Scheme::Phc(phc)) => verify_phc(phc, pw),
-        Some(Scheme::Bcrypt) => bcrypt::verify(pw, hash).unwrap_or(false),
+        Some(Scheme::Bcrypt(b)) => bcrypt::verify(pw, b).unwrap_or(false),
+        // Django's BCryptSHA256PasswordHasher: bcrypt over the hex SHA-256 of the password.
+        Some(Scheme::BcryptSha256(b)) => bcrypt::verify(hex(&sha2::Sha256::digest(pw)), b).unwrap_or(false),
         Some(Scheme::DjangoPbkdf2 { digest, rounds, salt, hash }) => {
             let Ok(want) = Base64::decode_vec(hash) else { return false };
             want.len() == digest.len() && same(&pbkdf2(digest, pw, salt.as_bytes(), rounds), &want)
@@ -96,7 +99,10 @@ enum Hex {
 enum Scheme<'a> {
     /// A PHC string the crates parse and verify: argon2i/d/id, `$pbkdf2-sha256$i=...`, `$scrypt$`.
     Phc(&'a str),
-    Bcrypt,
+    /// bcrypt, also as Django's `bcrypt$<bcrypt>`.
+    Bcrypt(&'a str),
+    /// Django's `bcrypt_sha256$<bcrypt>`.
+    BcryptSha256(&'a str),
     /// Django's `pbkdf2_sha256$<rounds>$<salt>$<base64>`.
     DjangoPbkdf2 {
         digest: Prf,
@@ -134,8 +140,15 @@ fn scheme(hash: &str) -> Option<Scheme<'_>> {
     if hash.starts_with("$argon2") {
         return Some(Scheme::Phc(hash)).filter(|_| argon2_ok(hash));
     }
-    if ["$2a$", "$2b$", "$2y$", "$2x$"].iter().any(|p| hash.starts_with(p)) {
-        return Some(Scheme::Bcrypt);
+    let is_bcrypt = |b: &str| ["$2a$", "$2b$", "$2y$", "$2x$"].iter().any(|p| b.starts_with(p));
+    if is_bcrypt(hash) {
+        return Some(Scheme::Bcrypt(hash));
+    }
+    if let Some(b) = hash.strip_prefix("bcrypt$").filter(|b| is_bcrypt(b)) {
+        return Some(Scheme::Bcrypt(b));
+    }
+    if let Some(b) = hash.strip_prefix("bcrypt_sha256$").filter(|b| is_bcrypt(b)) {
+        return Some(Scheme::BcryptSha256(b));
     }
     if hash.starts_with("$scrypt$") {
         return PasswordHash::new(hash).is_ok().then_some(Scheme::Phc(hash));
@@ -269,6 +282,8 @@ mod tests {
         ("$argon2id$v=19$m=2048,t=2,p=2$YXJnb25zYWx0YXJnb25zYWx0$vNLEPn0fkbp9F7tcLtsYtgKjeaWmLd++", PW),
         ("$2b$05$MHctAqEqmiqxzR5qFMapRe5rfeIuBuwui6WWjxG2hKyYYsUxf.21a", PW),
         ("$2y$04$d2ibYKKhTBpSXk5fEKY1QufH3KLPnMP7wpc00fiEg951Ns1FrP.J6", PW2),
+        ("bcrypt_sha256$$2b$04$xvmQxeUYUkfQGQR5lamxdu4NMuUjNcVH/eOtuiR7LCi4f6Y5/sZ1u", PW),
+        ("bcrypt$$2b$04$tEN13ggiDKhsfFzE4L9B4u3TGtVVp2qRCM3M10YR8uOYxBJI5qefi", PW2),
         ("9cc2ae8a1ba7a93da39b46fc1019c481", PW),
         ("1DDD55533A269143DD60C29397B31DB7B072E1ED", PW2),
         ("c4bbcb1fbec99d65bf59d85c8cb62ee2db963f0fe106f483d9afa73bd4e39a8a", PW),

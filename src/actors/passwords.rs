@@ -15,9 +15,9 @@ use crate::db::owner::as_owner;
 use crate::db::phase::{self, Phase};
 use crate::db::{catalog, config, state};
 use crate::errors::{raise, Error, Result};
-use crate::mapping::{kept_formats, Entity};
+use crate::mapping::{decoded_password, kept_formats, Entity};
 use crate::quote::{ident, literal};
-use crate::settings::{EntityKind, PASSWORD_FORMATS};
+use crate::settings::{EntityKind, PasswordEncoding, PASSWORD_FORMATS};
 use pgrx::prelude::*;
 
 fn users() -> Result<(Entity, String)> {
@@ -32,7 +32,7 @@ fn users() -> Result<(Entity, String)> {
 }
 
 /// Where the legacy hashes are read in `phase`: a FROM clause and its filter, in which `x.h` is a
-/// user's legacy hash (text), `c` its cf_users row (NULLs for a user not in CoreForge), and the legacy column is readable under its
+/// user's legacy hash (text, as CoreForge reads it: Django's wrappers taken off), `c` its cf_users row (NULLs for a user not in CoreForge), and the legacy column is readable under its
 /// own name through the legacy alias, so that the projection of the password (`proj`) reads it as
 /// the sync does. Before the archive, the live legacy rows; from then on, the copies.
 struct HashSource {
@@ -43,12 +43,9 @@ struct HashSource {
 
 fn hash_source(e: &Entity, col: &str, phase: Phase) -> HashSource {
     let a = e.primary.alias;
-    let proj = e
-        .columns
-        .iter()
-        .find(|c| c.cf == "password_hash")
-        .map(|c| c.expr.clone())
-        .unwrap_or_else(|| "NULL::text".into());
+    let column = e.columns.iter().find(|c| c.cf == "password_hash");
+    let proj = column.map(|c| c.expr.clone()).unwrap_or_else(|| "NULL::text".into());
+    let encoding = column.and_then(|c| c.encoding).unwrap_or(PasswordEncoding::Phc);
     if matches!(phase, Phase::Archived | Phase::Dropped) {
         let from = format!(
             "coreforge_sync.legacy_passwords p CROSS JOIN LATERAL (SELECT p.hash AS {col}) {a} \
@@ -59,11 +56,11 @@ fn hash_source(e: &Entity, col: &str, phase: Phase) -> HashSource {
         HashSource { from, filter: "true".into(), proj }
     } else {
         let from = format!(
-            "{from} LEFT JOIN {cf} c ON {join} CROSS JOIN LATERAL (SELECT {a}.{col}::text AS h) x",
+            "{from} LEFT JOIN {cf} c ON {join} CROSS JOIN LATERAL (SELECT {h} AS h) x",
             from = e.from(false),
             cf = e.cf_table(),
             join = e.key_join("c"),
-            col = ident(col),
+            h = decoded_password(encoding, &format!("{a}.{}::text", ident(col))),
         );
         HashSource { from, filter: e.live(), proj }
     }

@@ -14,7 +14,7 @@ pub use resolve::{resolve, Resolved};
 
 use crate::errors::{Error, Result};
 use crate::quote::{ident, literal, qualified};
-use crate::settings::{allowed_values, cf_columns, EntityKind, IdStrategy, Kind, PASSWORD_FORMATS};
+use crate::settings::{allowed_values, cf_columns, EntityKind, IdStrategy, Kind, PasswordEncoding, PASSWORD_FORMATS};
 use std::fmt;
 
 /// A column of a table as the catalog describes it: its name, type (`pg_type.typname` and as
@@ -84,6 +84,16 @@ pub struct Col {
     pub inverse: Vec<(String, String)>,
     /// Other legacy columns its expression reads (its fallbacks): never written back.
     pub also_reads: Vec<String>,
+    /// The password hash's legacy encoding (the password column only): how its value is written back.
+    pub encoding: Option<PasswordEncoding>,
+}
+
+impl Col {
+    /// Whether the reverse sync writes this column's values in another encoding (a password hash
+    /// in its legacy framework's).
+    pub fn encodes(&self) -> bool {
+        self.encoding.is_some_and(|e| e != PasswordEncoding::Phc)
+    }
 }
 
 /// One key column: its name in the legacy table, its cf_ column, and the expression (over the
@@ -606,6 +616,7 @@ fn source(r: &Resolved, alias: &'static str) -> Source {
 /// The columns of `r` over alias `a`, with their problems.
 fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
     let s = &r.settings;
+    let encoding = PasswordEncoding::parse(s.password_encoding.as_deref()).unwrap_or(PasswordEncoding::Phc);
     let mut cols = Vec::new();
     let mut problems = Vec::new();
     let mut too_long = Vec::new();
@@ -669,7 +680,7 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
                 });
                 e
             }
-            Kind::Password => password_expr(s.passwords.as_ref(), &text),
+            Kind::Password => password_expr(s.passwords.as_ref(), &decoded_password(encoding, &text)),
             Kind::Timestamp => {
                 let e = format!("({raw})::timestamptz");
                 problems.push(Problem {
@@ -707,6 +718,7 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
             legacy: s.columns.get(name).cloned(),
             inverse: inverse(r, name),
             also_reads: fallbacks,
+            encoding: (cc.kind == Kind::Password).then_some(encoding),
         });
     }
     // Missing values first (they make the others moot), then length, then the rest in order.
@@ -774,6 +786,31 @@ pub fn kept_formats(policy: Option<&std::collections::BTreeMap<String, String>>)
     let action =
         |f: &str| policy.and_then(|p| p.get(f).or_else(|| p.get("*"))).map(String::as_str).unwrap_or("reset");
     PASSWORD_FORMATS.iter().copied().filter(|f| *f != "empty" && action(f) == "keep").collect()
+}
+
+/// The hash CoreForge reads from the legacy text `t` of a password column written in `encoding`:
+/// Django's wrappers taken off its PHC strings, its `!` marker read as no password. (Idempotent:
+/// a decoded hash decodes to itself.)
+pub fn decoded_password(encoding: PasswordEncoding, t: &str) -> String {
+    match encoding {
+        PasswordEncoding::Phc => t.to_string(),
+        PasswordEncoding::Django => format!(
+            "(CASE WHEN {t} ^@ '!' THEN NULL WHEN {t} ^@ 'argon2$argon2' THEN pg_catalog.substr({t}, 7) \
+             WHEN {t} ^@ 'bcrypt$$2' THEN pg_catalog.substr({t}, 8) ELSE {t} END)"
+        ),
+    }
+}
+
+/// The legacy text of CoreForge's hash `v` in `encoding` (None: as it is), so that
+/// [`decoded_password`] of it gives `v` back; NULL becomes the framework's no-password marker.
+pub fn encoded_password(encoding: PasswordEncoding, v: &str) -> Option<String> {
+    match encoding {
+        PasswordEncoding::Phc => None,
+        PasswordEncoding::Django => Some(format!(
+            "(CASE WHEN NULLIF({v}, '') IS NULL THEN '!' WHEN {v} ^@ '$argon2' THEN 'argon2' || {v} \
+             WHEN {v} ^@ '$2' THEN 'bcrypt$' || {v} ELSE {v} END)"
+        )),
+    }
 }
 
 fn password_expr(policy: Option<&std::collections::BTreeMap<String, String>>, text: &str) -> String {
@@ -877,7 +914,7 @@ pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema:
         key,
         parents: vec![pu, po],
         columns,
-        insert_only: vec![Col { cf: "id", expr: id, legacy: None, inverse: vec![], also_reads: vec![] }],
+        insert_only: vec![Col { cf: "id", expr: id, legacy: None, inverse: vec![], also_reads: vec![], encoding: None }],
         problems,
         unique: vec![],
         secret: None,

@@ -7,7 +7,7 @@ use crate::errors::Result;
 use crate::quote::{ident, literal};
 use crate::settings::{
     allowed_values, cf_column, cf_columns, split_table, EntityKind, IdStrategy, Kind, Settings,
-    PASSWORD_FORMATS,
+    PasswordEncoding, PASSWORD_FORMATS,
 };
 
 /// An entity's settings, checked against the catalog, ready for `mapping.rs`.
@@ -322,6 +322,22 @@ pub fn resolve(
                     literal(action)
                 ));
             }
+        }
+    }
+
+    if let Some(encoding) = &s.password_encoding {
+        if entity != EntityKind::Users {
+            problems.push("\"password_encoding\" applies to users only".into());
+        } else if PasswordEncoding::parse(Some(encoding)).is_none() {
+            problems.push(format!(
+                "\"password_encoding\": unknown encoding {} ({})",
+                literal(encoding),
+                PasswordEncoding::NAMES.join(", ")
+            ));
+        } else if !s.columns.contains_key("password_hash") {
+            problems.push(
+                "\"password_encoding\": password_hash is not in \"columns\": map it first".into(),
+            );
         }
     }
 

@@ -9,6 +9,29 @@ pub const PASSWORD_FORMATS: [&str; 11] = [
     "unknown",
 ];
 
+/// How a legacy framework writes password hashes (`"password_encoding"`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PasswordEncoding {
+    /// PHC strings (`$argon2id$...`, `$2b$...`) as CoreForge writes them, and `''` or NULL for no
+    /// password: Rails/Devise, Laravel, PHP's password_hash, passlib, the migration guide.
+    Phc,
+    /// Django: `argon2$argon2id$...` and `bcrypt$$2b$...` around the PHC string, its own
+    /// `pbkdf2_sha256$...`, and a value starting with `!` for no password.
+    Django,
+}
+
+impl PasswordEncoding {
+    pub const NAMES: [&'static str; 2] = ["phc", "django"];
+
+    pub fn parse(name: Option<&str>) -> Option<PasswordEncoding> {
+        match name {
+            None | Some("phc") => Some(PasswordEncoding::Phc),
+            Some("django") => Some(PasswordEncoding::Django),
+            Some(_) => None,
+        }
+    }
+}
+
 /// CoreForge's allowed values of the columns that have a fixed set (coreforge-identity.md).
 pub fn allowed_values(cf_col: &str) -> Option<&'static [&'static str]> {
     match cf_col {

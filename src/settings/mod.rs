@@ -96,6 +96,10 @@ pub struct Settings {
     pub fallbacks: BTreeMap<String, Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passwords: Option<BTreeMap<String, String>>,
+    /// How the legacy framework writes a password hash: `phc` (as CoreForge does, the default) or
+    /// `django` (`argon2$argon2id$...`, `bcrypt$...`, and `!` for no password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_encoding: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,7 +146,7 @@ pub fn guide_defaults(entity: EntityKind) -> Value {
 fn known_keys(entity: EntityKind) -> &'static [&'static str] {
     match entity {
         EntityKind::Users => {
-            &["table", "id", "soft_delete", "columns", "values", "defaults", "fallbacks", "passwords"]
+            &["table", "id", "soft_delete", "columns", "values", "defaults", "fallbacks", "passwords", "password_encoding"]
         }
         EntityKind::Organizations => {
             &["table", "id", "soft_delete", "columns", "values", "defaults", "fallbacks", "normalize_slugs"]

@@ -17,7 +17,7 @@
 //! (`cf_sync_legacy()`) runs the same pieces over whole tables.
 
 use super::mirror::{NEW_TABLE, OLD_TABLE};
-use crate::mapping::{Col, Entity, ParentCheck, SoftDelete};
+use crate::mapping::{encoded_password, Col, Entity, ParentCheck, SoftDelete};
 use crate::quote::{ident, literal};
 use crate::settings::{cf_column, Kind};
 
@@ -86,6 +86,9 @@ fn empty_for_null(e: &Entity, w: &Written) -> bool {
 
 /// The legacy value of the CoreForge value `v` of `w`'s column.
 pub fn back(w: &Written, v: &str) -> String {
+    if let Some(encoded) = w.col.encoding.and_then(|e| encoded_password(e, v)) {
+        return format!("({encoded})::{}", w.ty);
+    }
     if w.col.inverse.is_empty() {
         return format!("({v})::{}", w.ty);
     }
