@@ -3,7 +3,8 @@
 -- on a match, gives CoreForge a fresh Argon2id hash; cf_archive_legacy() keeps the hashes it can
 -- still upgrade in coreforge_sync.legacy_passwords, which cf_forget_legacy_passwords() empties;
 -- cf_password_report() gains the columns upgradable and upgraded; password_format() recognises
--- Django's argon2$..., bcrypt$... and bcrypt_sha256$... hashes. (The users' new setting
+-- Django's argon2$..., bcrypt$... and bcrypt_sha256$... hashes; coreforge_sync.fits() lets
+-- cf_configure() check the values of the new setting "reverse_defaults". (The users' new setting
 -- "password_encoding" needs no object.) tests/upgrade.sh checks that an updated install equals a fresh one.
 \echo Use "ALTER EXTENSION coreforge_sync UPDATE TO '0.5.0'" to load this file. \quit
 
@@ -55,6 +56,25 @@ CREATE TABLE coreforge_sync.password_upgrades (
 );
 SELECT pg_catalog.pg_extension_config_dump('coreforge_sync.password_upgrades', '');
 
+-- Whether a jsonb value goes into a column of type `target` the way the reverse sync hands values
+-- over (jsonb_to_recordset): cf_configure() checks each constant of "reverse_defaults", and a sample
+-- of each CoreForge column one copies, before a CoreForge write could fail on it. (PL/pgSQL for its
+-- exception block: the failed conversion is rolled back with its subtransaction.)
+CREATE FUNCTION coreforge_sync.fits(sample jsonb, target pg_catalog.regtype) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE pg_catalog.format(
+        'SELECT s.d FROM pg_catalog.jsonb_to_recordset(pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(''d'', $1))) AS s(d %s)',
+        target)
+    USING sample;
+    RETURN true;
+EXCEPTION WHEN OTHERS THEN
+    RETURN false;
+END
+$$;
+
 CREATE FUNCTION coreforge_sync."password_upgradable"(
 	"hash" TEXT /* Option < & str > */
 ) RETURNS bool /* bool */
@@ -95,6 +115,7 @@ ALTER FUNCTION @extschema@.cf_password_report() SET jit = off;
 -- As finalize.sql does for every routine: no EXECUTE for PUBLIC; the two that write run as the
 -- extension's owner.
 REVOKE ALL ON ROUTINE coreforge_sync.password_upgradable(text) FROM PUBLIC;
+REVOKE ALL ON ROUTINE coreforge_sync.fits(jsonb, pg_catalog.regtype) FROM PUBLIC;
 REVOKE ALL ON ROUTINE @extschema@.cf_upgrade_password(uuid, text) FROM PUBLIC;
 REVOKE ALL ON ROUTINE @extschema@.cf_forget_legacy_passwords(boolean) FROM PUBLIC;
 REVOKE ALL ON ROUTINE @extschema@.cf_password_report() FROM PUBLIC;
@@ -113,6 +134,7 @@ BEGIN
                 AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE coreforge_sync.password_upgradable(text), '
+            'coreforge_sync.fits(jsonb, pg_catalog.regtype), '
             '@extschema@.cf_upgrade_password(uuid, text), @extschema@.cf_forget_legacy_passwords(boolean), '
             '@extschema@.cf_password_report() TO %s', r.role);
         EXECUTE pg_catalog.format('GRANT SELECT ON coreforge_sync.legacy_passwords, coreforge_sync.password_upgrades TO %s', r.role);

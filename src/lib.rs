@@ -38,6 +38,7 @@ mod tests;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/passwords.sql", name = "passwords");
+extension_sql_file!("../sql/checks.sql", name = "checks");
 extension_sql_file!("../sql/batched_backfill.sql", name = "batched_backfill");
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

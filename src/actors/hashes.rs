@@ -104,27 +104,11 @@ enum Scheme<'a> {
     /// Django's `bcrypt_sha256$<bcrypt>`.
     BcryptSha256(&'a str),
     /// Django's `pbkdf2_sha256$<rounds>$<salt>$<base64>`.
-    DjangoPbkdf2 {
-        digest: Prf,
-        rounds: u32,
-        salt: &'a str,
-        hash: &'a str,
-    },
+    DjangoPbkdf2 { digest: Prf, rounds: u32, salt: &'a str, hash: &'a str },
     /// passlib's `$pbkdf2-sha256$<rounds>$<ab64 salt>$<ab64 hash>` (`$pbkdf2$` is SHA-1).
-    PasslibPbkdf2 {
-        digest: Prf,
-        rounds: u32,
-        salt: &'a str,
-        hash: &'a str,
-    },
+    PasslibPbkdf2 { digest: Prf, rounds: u32, salt: &'a str, hash: &'a str },
     /// Django's `scrypt$<salt>$...`: `scrypt$<n>$<salt>$<r>$<p>$<base64>`.
-    DjangoScrypt {
-        log_n: u8,
-        salt: &'a str,
-        r: u32,
-        p: u32,
-        hash: &'a str,
-    },
+    DjangoScrypt { log_n: u8, salt: &'a str, r: u32, p: u32, hash: &'a str },
     /// An unsalted hex digest.
     Hex(Hex),
 }
@@ -325,7 +309,8 @@ mod tests {
         assert!(is_coreforge(reference) && verify(reference, "pw") && !verify(reference, "pW"));
         let params = Params::new(M_COST, T_COST, P_COST, Some(OUTPUT_LEN)).unwrap();
         let salt = SaltString::encode_b64(b"saltsaltsaltsalt").unwrap();
-        let ours = Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password(b"pw", &salt).unwrap();
+        let ours =
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password(b"pw", &salt).unwrap();
         assert_eq!(ours.to_string(), reference);
     }
 

@@ -71,6 +71,7 @@ pub fn problems(entities: &[Entity]) -> Result<Vec<String>> {
             .map(|k| k.legacy.as_str())
             .chain(cols.iter().map(|w| w.legacy))
             .chain(e.primary.soft_delete_column())
+            .chain(e.reverse_defaults.iter().map(|(legacy, _)| legacy.as_str()))
             .collect();
         for c in catalog::generated_columns(&p.schema, &p.name)? {
             if filled.contains(&c.as_str()) {
@@ -84,7 +85,7 @@ pub fn problems(entities: &[Entity]) -> Result<Vec<String>> {
         for c in catalog::required_columns(&p.schema, &p.name)? {
             if !filled.contains(&c.as_str()) {
                 out.push(format!(
-                    "{}.{} is NOT NULL without a default, and no CoreForge column is mapped to it",
+                    "{}.{} is NOT NULL without a default, and no CoreForge column is mapped to it (give it a value in \"reverse_defaults\")",
                     p.display(),
                     c
                 ));

@@ -128,7 +128,7 @@ fn cf_cutover_impl(force: Option<bool>, reason: Option<&str>) -> Result<String> 
     if !problems.is_empty() {
         return Err(Error::out_of_order("coreforge_sync: cannot cut over: the legacy tables could not take every CoreForge row")
 .detail(format!("{}.", problems.join("; ")))
-.hint("Give those columns defaults (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT), or change the mapping with cf_configure()."));
+.hint("Give a NOT NULL column a value for the rows born in CoreForge (\"reverse_defaults\" in cf_configure(), or a column default); change the mapping with cf_configure() for the rest."));
     }
     let v = validate(&entities)?;
     // Live legacy rows that are neither in CoreForge nor rejected would be taken for rows CoreForge

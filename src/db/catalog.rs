@@ -19,6 +19,13 @@ impl Catalog for Live {
     fn new_value(&self, schema: &str, table: &str, column: &str) -> Result<Option<String>> {
         new_value(schema, table, column)
     }
+    fn fits(&self, sample: &str, target: &str) -> Result<bool> {
+        Ok(Spi::get_one_with_args::<bool>(
+            &format!("SELECT coreforge_sync.fits(pg_catalog.to_jsonb({sample}), $1::pg_catalog.regtype)"),
+            &[target.into()],
+        )?
+        .unwrap_or(false))
+    }
 }
 
 /// The columns of `schema.table`, or None when there is no such table.

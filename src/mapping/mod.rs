@@ -14,7 +14,9 @@ pub use resolve::{resolve, Resolved};
 
 use crate::errors::{Error, Result};
 use crate::quote::{ident, literal, qualified};
-use crate::settings::{allowed_values, cf_columns, EntityKind, IdStrategy, Kind, PasswordEncoding, PASSWORD_FORMATS};
+use crate::settings::{
+    allowed_values, cf_columns, EntityKind, IdStrategy, Kind, PasswordEncoding, PASSWORD_FORMATS,
+};
 use std::fmt;
 
 /// A column of a table as the catalog describes it: its name, type (`pg_type.typname` and as
@@ -41,6 +43,9 @@ pub trait Catalog {
     /// The SQL expression that gives a new row of `schema.table` its `column`: the column's
     /// default, or the next value of its identity sequence; None when it has neither.
     fn new_value(&self, schema: &str, table: &str, column: &str) -> Result<Option<String>>;
+    /// Whether the jsonb value of the SQL expression `sample` goes into a column of type `target`
+    /// (as the reverse sync hands values over: through `jsonb_to_recordset`).
+    fn fits(&self, sample: &str, target: &str) -> Result<bool>;
 }
 
 /// The SQL type of a legacy id (uuid, smallint, integer, bigint or text): the only type names
@@ -241,6 +246,9 @@ pub struct Entity {
     pub insert_only: Vec<Col>,
     /// Why a live row cannot be mirrored, checked in order: first match wins.
     pub problems: Vec<Problem>,
+    /// Legacy columns CoreForge does not know, and their values in a legacy row born in CoreForge:
+    /// SQL over the cf_ row `c` (a constant, or one of its columns).
+    pub reverse_defaults: Vec<(String, String)>,
     /// cf_ columns CoreForge keeps unique (email, slug): a row that would take a value another
     /// row holds is rejected.
     pub unique: Vec<&'static str>,
@@ -781,6 +789,51 @@ fn inverse(r: &Resolved, name: &str) -> Vec<(String, String)> {
     back
 }
 
+/// The CoreForge column `name` of `entity` a reverse default may copy: its SQL type, a sample value
+/// of it (SQL), whether CoreForge keeps it unique, and its longest text.
+pub fn copyable(entity: EntityKind, name: &str) -> Option<(&'static str, &'static str, bool, Option<i32>)> {
+    const UUID: &str = "'00000000-0000-0000-0000-000000000000'::uuid";
+    const NOW: &str = "pg_catalog.now()";
+    let unique = match entity {
+        EntityKind::Users => ["id", "email", "federation_id"].contains(&name),
+        EntityKind::Organizations => ["id", "slug"].contains(&name),
+        EntityKind::Memberships => name == "id",
+    };
+    if name == "id" {
+        return Some(("uuid", UUID, true, None));
+    }
+    if name == "updated_at" {
+        return Some(("timestamptz", NOW, false, None));
+    }
+    let c = cf_columns(entity).iter().find(|c| c.name == name)?;
+    let (ty, sample) = match c.kind {
+        Kind::Required | Kind::Optional | Kind::Set(_) | Kind::Password => ("text", "'x'::text"),
+        Kind::Timestamp | Kind::OptionalTimestamp => ("timestamptz", NOW),
+        Kind::Json => ("jsonb", "'{}'::jsonb"),
+        Kind::Bool(_) => ("boolean", "true"),
+        Kind::Uuid => ("uuid", UUID),
+    };
+    Some((ty, sample, unique, c.max_len))
+}
+
+/// The reverse defaults of `r`: (legacy column, SQL over the cf_ row `c`).
+fn reverse_defaults(r: &Resolved) -> Vec<(String, String)> {
+    r.settings
+        .reverse_defaults
+        .iter()
+        .map(|(legacy, v)| {
+            let value = match v {
+                serde_json::Value::Object(o) => {
+                    format!("c.{}", ident(o.get("from").and_then(|f| f.as_str()).unwrap_or("id")))
+                }
+                serde_json::Value::String(t) => literal(t),
+                other => literal(&other.to_string()),
+            };
+            (legacy.clone(), value)
+        })
+        .collect()
+}
+
 /// The formats whose hashes are kept under `policy` (the rest become NULL: the user must reset).
 pub fn kept_formats(policy: Option<&std::collections::BTreeMap<String, String>>) -> Vec<&'static str> {
     let action =
@@ -852,6 +905,7 @@ pub fn build_single(r: &Resolved, cf_schema: &str) -> Result<Entity> {
         columns,
         insert_only: vec![],
         problems,
+        reverse_defaults: reverse_defaults(r),
         unique,
         secret,
         label,
@@ -914,8 +968,16 @@ pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema:
         key,
         parents: vec![pu, po],
         columns,
-        insert_only: vec![Col { cf: "id", expr: id, legacy: None, inverse: vec![], also_reads: vec![], encoding: None }],
+        insert_only: vec![Col {
+            cf: "id",
+            expr: id,
+            legacy: None,
+            inverse: vec![],
+            also_reads: vec![],
+            encoding: None,
+        }],
         problems,
+        reverse_defaults: reverse_defaults(rm),
         unique: vec![],
         secret: None,
         label,

@@ -6,8 +6,8 @@ use super::{Catalog, ColumnInfo, SqlType};
 use crate::errors::Result;
 use crate::quote::{ident, literal};
 use crate::settings::{
-    allowed_values, cf_column, cf_columns, split_table, EntityKind, IdStrategy, Kind, Settings,
-    PasswordEncoding, PASSWORD_FORMATS,
+    allowed_values, cf_column, cf_columns, split_table, EntityKind, IdStrategy, Kind, PasswordEncoding,
+    Settings, PASSWORD_FORMATS,
 };
 
 /// An entity's settings, checked against the catalog, ready for `mapping.rs`.
@@ -61,6 +61,14 @@ fn sql_type(type_name: &str) -> &str {
         "varchar" => "text",
         t => t,
     }
+}
+
+/// The length of a `character varying(n)` or `character(n)` type, as SQL shows it.
+fn char_length(type_display: &str) -> Option<i32> {
+    let rest = type_display
+        .strip_prefix("character varying(")
+        .or_else(|| type_display.strip_prefix("character("))?;
+    rest.strip_suffix(')')?.parse().ok()
 }
 
 /// Checks `s` for `entity` against the catalog; problems are collected, not raised.
@@ -262,7 +270,8 @@ pub fn resolve(
         }
         for legacy in list {
             if s.columns.get(cf) == Some(legacy) {
-                problems.push(format!("{at}: {legacy} is the column {cf} is mapped to already, not a fallback"));
+                problems
+                    .push(format!("{at}: {legacy} is the column {cf} is mapped to already, not a fallback"));
             } else if let Some(c) = column(legacy, &at, problems) {
                 if c.category != "S" {
                     problems.push(format!(
@@ -325,6 +334,76 @@ pub fn resolve(
         }
     }
 
+    for (legacy, v) in &s.reverse_defaults {
+        let at = format!("\"reverse_defaults\".{legacy}");
+        let Some(c) = column(legacy, &at, problems) else { continue };
+        let written = s.columns.values().any(|l| l == legacy)
+            || s.id.as_ref().is_some_and(|i| &i.column == legacy)
+            || s.soft_delete.as_ref().is_some_and(|sd| &sd.column == legacy)
+            || [&s.user_ref, &s.organization_ref].iter().any(|r| r.as_deref() == Some(legacy.as_str()));
+        if written {
+            problems.push(format!(
+                "{at}: the reverse sync writes {legacy} already (a mapped column, a key or the soft-delete column)"
+            ));
+            continue;
+        }
+        let unique = cat.unique_index(&schema, &table, std::slice::from_ref(legacy))?.is_some();
+        let from = match v {
+            serde_json::Value::Object(o) if o.len() == 1 && o.get("from").is_some_and(|f| f.is_string()) => {
+                o.get("from").and_then(|f| f.as_str())
+            }
+            serde_json::Value::String(_) | serde_json::Value::Number(_) | serde_json::Value::Bool(_) => None,
+            _ => {
+                problems.push(format!(
+                    "{at}: give a constant (a string, number or boolean) or {{\"from\": \"<CoreForge column>\"}}, not {v}"
+                ));
+                continue;
+            }
+        };
+        let Some(from) = from else {
+            if unique {
+                problems.push(format!(
+                    "{at}: {legacy} is unique, so one constant cannot fill it for every row born in CoreForge: copy a unique CoreForge column, e.g. {{\"from\": \"id\"}}"
+                ));
+            }
+            let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            if !cat.fits(&format!("{}::text", literal(&text)), &c.type_base)? {
+                problems.push(format!("{at}: {v} is not a value of column {legacy} ({})", c.type_display));
+            }
+            continue;
+        };
+        let Some((ty, sample, unique_source, max_len)) = super::copyable(entity, from) else {
+            problems.push(format!(
+                "{at}: {from} is not a CoreForge column of {entity} (id, updated_at, {})",
+                cf_columns(entity).iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+            ));
+            continue;
+        };
+        if unique && !unique_source {
+            problems.push(format!(
+                "{at}: {legacy} is unique, and CoreForge does not keep {from} unique: copy id{}",
+                match entity {
+                    EntityKind::Users => ", email or federation_id",
+                    EntityKind::Organizations => " or slug",
+                    EntityKind::Memberships => "",
+                }
+            ));
+        }
+        if !cat.fits(sample, &c.type_base)? {
+            problems.push(format!(
+                "{at}: CoreForge's {from} is {ty}, which does not go into column {legacy} ({})",
+                c.type_display
+            ));
+        } else if let (Some(max), Some(len)) = (max_len, char_length(&c.type_display)) {
+            if len < max {
+                problems.push(format!(
+                    "{at}: column {legacy} is {}, shorter than CoreForge's {from} (up to {max} characters)",
+                    c.type_display
+                ));
+            }
+        }
+    }
+
     if let Some(encoding) = &s.password_encoding {
         if entity != EntityKind::Users {
             problems.push("\"password_encoding\" applies to users only".into());
@@ -335,9 +414,7 @@ pub fn resolve(
                 PasswordEncoding::NAMES.join(", ")
             ));
         } else if !s.columns.contains_key("password_hash") {
-            problems.push(
-                "\"password_encoding\": password_hash is not in \"columns\": map it first".into(),
-            );
+            problems.push("\"password_encoding\": password_hash is not in \"columns\": map it first".into());
         }
     }
 

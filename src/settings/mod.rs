@@ -94,6 +94,10 @@ pub struct Settings {
     /// cf_ column -> legacy columns read in turn when its mapped column is NULL or empty.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fallbacks: BTreeMap<String, Vec<String>>,
+    /// Legacy column -> its value in a legacy row born in CoreForge (a column CoreForge does not
+    /// know): a constant, or `{"from": "<CoreForge column>"}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reverse_defaults: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passwords: Option<BTreeMap<String, String>>,
     /// How the legacy framework writes a password hash: `phc` (as CoreForge does, the default) or
@@ -145,12 +149,29 @@ pub fn guide_defaults(entity: EntityKind) -> Value {
 /// The keys an entity's settings may have.
 fn known_keys(entity: EntityKind) -> &'static [&'static str] {
     match entity {
-        EntityKind::Users => {
-            &["table", "id", "soft_delete", "columns", "values", "defaults", "fallbacks", "passwords", "password_encoding"]
-        }
-        EntityKind::Organizations => {
-            &["table", "id", "soft_delete", "columns", "values", "defaults", "fallbacks", "normalize_slugs"]
-        }
+        EntityKind::Users => &[
+            "table",
+            "id",
+            "soft_delete",
+            "columns",
+            "values",
+            "defaults",
+            "fallbacks",
+            "reverse_defaults",
+            "passwords",
+            "password_encoding",
+        ],
+        EntityKind::Organizations => &[
+            "table",
+            "id",
+            "soft_delete",
+            "columns",
+            "values",
+            "defaults",
+            "fallbacks",
+            "reverse_defaults",
+            "normalize_slugs",
+        ],
         EntityKind::Memberships => &[
             "table",
             "soft_delete",
@@ -158,6 +179,7 @@ fn known_keys(entity: EntityKind) -> &'static [&'static str] {
             "values",
             "defaults",
             "fallbacks",
+            "reverse_defaults",
             "user_ref",
             "organization_ref",
         ],

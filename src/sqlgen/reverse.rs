@@ -213,8 +213,14 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
     let table = e.primary.table();
     let key0 = ident(&e.key[0].legacy);
     let cols = written(e);
-    let values: Vec<String> =
-        cols.iter().enumerate().map(|(i, w)| format!(", c.{} AS v{}", ident(w.col.cf), i + 1)).collect();
+    let values: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, w)| format!(", c.{} AS v{}", ident(w.col.cf), i + 1))
+        .chain(e.reverse_defaults.iter().enumerate().map(|(i, (_, v))| format!(", {v} AS d{}", i + 1)))
+        .collect();
+    // The legacy columns CoreForge does not know, for the rows born in CoreForge.
+    let defaults: Vec<String> = (1..=e.reverse_defaults.len()).map(|n| format!(", s.d{n}")).collect();
     let keys: Vec<String> = (1..=e.key.len()).map(|n| format!("s.k{n}")).collect();
     let decided: Vec<String> = cols
         .iter()
@@ -236,11 +242,12 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
         format!("ROW({}) IS DISTINCT FROM ROW({})", fwd_row.join(", "), cf_row.join(", "))
     };
     let read = as_json(&format!(
-        "SELECT {keys}, {a}.{key0} IS NULL AS ins{decided} \
+        "SELECT {keys}, {a}.{key0} IS NULL AS ins{decided}{defaults} \
          FROM (SELECT {legacy_keys}{values} FROM {rel} c) s LEFT JOIN {table} {a} ON {matched} \
          WHERE {a}.{key0} IS NULL OR NOT ({live}) OR {differs}",
         keys = keys.join(", "),
         decided = decided.concat(),
+        defaults = defaults.concat(),
         legacy_keys = legacy_keys_of(e, "c"),
         values = values.concat(),
         matched = legacy_key_match(e, a, "s"),
@@ -250,6 +257,11 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
         .into_iter()
         .chain(std::iter::once("ins boolean".to_string()))
         .chain(cols.iter().enumerate().map(|(i, w)| format!("w{n} boolean, n{n} {}", w.ty, n = i + 1)))
+        .chain(e.reverse_defaults.iter().enumerate().map(|(i, (legacy, _))| {
+            let ty =
+                e.primary.columns.iter().find(|c| &c.name == legacy).map_or("text", |c| c.type_base.as_str());
+            format!("d{} {ty}", i + 1)
+        }))
         .collect();
     let mut sets: Vec<String> = cols
         .iter()
@@ -281,12 +293,14 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
         .map(|k| ident(&k.legacy))
         .chain(cols.iter().map(|w| ident(w.legacy)))
         .chain(live_flag.map(|c| ident(c)))
+        .chain(e.reverse_defaults.iter().map(|(legacy, _)| ident(legacy)))
         .collect();
     let insert_values: Vec<String> = keys
         .iter()
         .cloned()
         .chain((1..=cols.len()).map(|n| format!("s.n{n}")))
         .chain(live_flag.map(|_| "false".to_string()))
+        .chain((1..=e.reverse_defaults.len()).map(|n| format!("s.d{n}")))
         .collect();
     let key_text = e.legacy_key_text(a);
     let write = format!(

@@ -40,7 +40,7 @@ SELECT cf_upgrade_password('a0000000-0000-0000-0000-000000000005', 'correct hors
 INSERT INTO cf_users (id, email, name, created_at, updated_at)
 VALUES ('a0000000-0000-0000-0000-000000000022', 'new@example.com', 'New User', '2024-06-01', now());
 UPDATE cf_users SET password_hash = NULL WHERE email = 'bcrypt@example.com';
-SELECT u.email, left(u.password_hash, 38) AS legacy_hash,
+SELECT u.email, left(u.password_hash, 37) AS legacy_hash,
        u.password_hash = 'argon2' || c.password_hash AS django_wraps_coreforge_hash
   FROM users u JOIN cf_users c ON c.id = u.id ORDER BY u.email;
 SELECT check_name, status FROM cf_validation_report() WHERE status <> 'ok';
