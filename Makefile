@@ -1,23 +1,32 @@
 # Tooling entry points; the work is done by the scripts in scripts/.
+#   make test            PostgreSQL 15 (Debian 12's own)
+#   make test PG=17      PostgreSQL 17, in a Debian 13 root that scripts/pg-root.sh makes
 SHELL := /bin/bash
+PG ?= 15
+
+ifeq ($(PG),15)
+IN :=
+else
+IN := scripts/pg-root.sh run $(PG)
+endif
 
 .PHONY: deps install demo demo-stop test bench
 
 deps:
-	scripts/ensure-deps.sh
+	$(IN) scripts/ensure-deps.sh
 
 install: deps
-	scripts/install-extension.sh
+	$(IN) scripts/install-extension.sh
 
 demo:
-	scripts/demo.sh
+	$(IN) scripts/demo.sh
 
 demo-stop:
-	scripts/pg-cluster.sh stop target/demo-cluster
+	$(IN) scripts/pg-cluster.sh stop target/demo-cluster
 
 test: install
-	scripts/test.sh
+	$(IN) scripts/test.sh
 
 # make bench (default size: 1M users, ~30 min) or make bench SIZE=quick (a smoke run)
 bench:
-	scripts/bench.sh $(SIZE)
+	$(IN) scripts/bench.sh $(SIZE)
