@@ -6,8 +6,10 @@ PG ?= 15
 
 ifeq ($(PG),15)
 IN :=
+SUFFIX :=
 else
 IN := scripts/pg-root.sh run $(PG)
+SUFFIX := -$(PG)
 endif
 
 .PHONY: deps install demo demo-stop test bench
@@ -22,7 +24,7 @@ demo:
 	$(IN) scripts/demo.sh
 
 demo-stop:
-	$(IN) scripts/pg-cluster.sh stop target/demo-cluster
+	$(IN) scripts/pg-cluster.sh stop target/demo-cluster$(SUFFIX)
 
 test: install
 	$(IN) scripts/test.sh

@@ -24,7 +24,7 @@ REPS="${BENCH_REPS:-3}"
 [ "$REPS" -ge 3 ] || { echo "BENCH_REPS must be at least 3" >&2; exit 2; }
 UPDATE_ROWS=$((USERS / 10))
 PGBENCH_SECONDS="${BENCH_PGBENCH_SECONDS:-10}"
-DIR="${BENCH_DIR:-target/bench-cluster}"
+DIR="${BENCH_DIR:-target/bench-cluster$CLUSTER_SUFFIX}"
 PORT="${BENCH_PORT:-54331}"
 DB=coreforge_bench
 OUT=target/bench

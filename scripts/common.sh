@@ -7,6 +7,10 @@ PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config}"
 PGBIN="/usr/lib/postgresql/${PG_MAJOR}/bin"
 PGXS_DIR="/usr/lib/postgresql/${PG_MAJOR}/lib/pgxs"
 PGRX_VERSION="${PGRX_VERSION:-0.18.0}"
+# The throwaway clusters of another major live beside 15's (target/test-cluster-17): a cluster
+# directory belongs to one major, and to that root's postgres user.
+CLUSTER_SUFFIX=""
+[ "$PG_MAJOR" = 15 ] || CLUSTER_SUFFIX="-$PG_MAJOR"
 EXT_NAME=coreforge_sync
 
 # CI may run with a scrubbed environment; cargo, rustup and pgrx-tests need these.

@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-DEMO_DIR="${DEMO_DIR:-target/demo-cluster}"
+DEMO_DIR="${DEMO_DIR:-target/demo-cluster$CLUSTER_SUFFIX}"
 DEMO_PORT="${DEMO_PORT:-54330}"
 DEMO_DB=coreforge_demo
 
@@ -48,11 +48,13 @@ run_sql "demo/legacy_schema.sql" -q -f demo/legacy_schema.sql
 run_sql "demo/legacy_data.sql" ${DEMO_SCALE:+-v "scale=$DEMO_SCALE"} -f demo/legacy_data.sql
 run_sql "demo/journey.sql" -f demo/journey.sql
 
+stop_cmd="make demo-stop"
+[ "$PG_MAJOR" = 15 ] || stop_cmd="make demo-stop PG=$PG_MAJOR"
 cat <<EOF
 
 ==== done ====
 The demo cluster is still running. Connect with:
   psql -h $PGHOST -p $PGPORT -U postgres $DEMO_DB
 Stop it with:
-  scripts/pg-cluster.sh stop $DEMO_DIR      (or: make demo-stop)
+  scripts/pg-cluster.sh stop $DEMO_DIR      (or: $stop_cmd)
 EOF

@@ -26,7 +26,7 @@ cd "$REPO_ROOT" || exit 1
 
 unset PGDATABASE PGSERVICE PGOPTIONS
 PORT="${PORT:-54329}"
-CLUSTER_DIR="${TEST_CLUSTER_DIR:-target/test-cluster}"
+CLUSTER_DIR="${TEST_CLUSTER_DIR:-target/test-cluster$CLUSTER_SUFFIX}"
 REGRESS_OUT="target/pg_regress-out"
 ISOLATION_OUT="target/isolation-out"
 

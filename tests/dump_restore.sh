@@ -5,17 +5,30 @@
 # dump), and the migration continues there: the triggers of the phase mirror both ways, rollback
 # works, and the interrupted pass resumes.
 #
-# Run by scripts/test.sh with PGHOST/PGPORT/PGUSER set for the test cluster.
+# Run by scripts/test.sh with PGHOST/PGPORT/PGUSER set for the test cluster. With RESTORE_PGHOST and
+# RESTORE_PGPORT, the dump is restored into that server instead, one of another major with the
+# extension installed (scripts/cross-major.sh: a dump taken on 15, the migration continued on 17).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SRC=coreforge_dump_src
 DST=coreforge_dump_dst
 DUMP=target/coreforge_dump.sql
-q() { psql -X -q -v ON_ERROR_STOP=1 -At -d "$1" -c "$2"; }
+# on DB CMD...: CMD against the server that holds DB (the restore's, for DST).
+on() {
+    local db=$1
+    shift
+    if [ "$db" = "$DST" ] && [ -n "${RESTORE_PGPORT:-}" ]; then
+        PGHOST="${RESTORE_PGHOST:-$PGHOST}" PGPORT="$RESTORE_PGPORT" "$@"
+    else
+        "$@"
+    fi
+}
+q() { on "$1" psql -X -q -v ON_ERROR_STOP=1 -At -d "$1" -c "$2"; }
 fail() { echo "FAIL: $*"; exit 1; }
 
 dropdb --if-exists "$SRC" 2>/dev/null && createdb "$SRC"
-dropdb --if-exists "$DST" 2>/dev/null && createdb "$DST"
+on "$DST" dropdb --if-exists "$DST" 2>/dev/null && on "$DST" createdb "$DST"
+echo "-- dumped from $(q "$SRC" "SHOW server_version"), restored into $(q "$DST" "SHOW server_version")"
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -f demo/legacy_schema.sql -f tests/pg_regress/fixtures/crm_schema.sql \
     -f tests/pg_regress/fixtures/crm_data.sql >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" >/dev/null <<'SQL'
@@ -58,7 +71,7 @@ state() { # the migration's state, as text to compare
 }
 state "$SRC" >target/coreforge_dump_src.state
 pg_dump -d "$SRC" >"$DUMP"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -f "$DUMP" >target/coreforge_dump_restore.log 2>&1 \
+on "$DST" psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -f "$DUMP" >target/coreforge_dump_restore.log 2>&1 \
     || { cat target/coreforge_dump_restore.log; fail "the restore failed"; }
 state "$DST" >target/coreforge_dump_dst.state
 sed 's/^/   /' target/coreforge_dump_dst.state
@@ -78,11 +91,11 @@ q "$DST" "INSERT INTO cf_users (email, name, created_at) VALUES ('born.after.res
 echo "-- after the restore, CoreForge writes are mirrored back (new ids from the restored sequences and mappings), legacy writes forward"
 # ...rollback works, and the interrupted pass resumes where it stopped.
 q "$DST" "SELECT cf_rollback()" | sed 's/^/   /'
-psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -c "CALL cf_backfill('memberships', 2)" 2>&1 | sed 's/^/   /'
+on "$DST" psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -c "CALL cf_backfill('memberships', 2)" 2>&1 | sed 's/^/   /'
 resumed=$(q "$DST" "SELECT state || ' pass ' || pass FROM cf_backfill_progress WHERE entity = 'memberships'")
 [ "$resumed" = "done pass $(q "$SRC" "SELECT pass FROM cf_backfill_progress WHERE entity = 'memberships'")" ] \
     || fail "the interrupted pass did not resume (got: $resumed)"
 fails=$(q "$DST" "SELECT string_agg(entity || '.' || check_name, ', ') FROM cf_validation_report() WHERE status = 'fail' AND check_name <> 'rejected'")
 [ -z "$fails" ] || fail "validation after the restore: $fails"
 echo "-- rolled back and resumed the interrupted pass in the restored database; the validation is clean (rejects aside)"
-dropdb "$SRC"; dropdb "$DST"
+dropdb "$SRC"; on "$DST" dropdb "$DST"
