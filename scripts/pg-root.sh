@@ -42,7 +42,7 @@ ensure() {
     fi
     echo "pg-root: making a Debian 13 root with PostgreSQL $major in $ROOT (about 2 minutes)"
     local start=$SECONDS
-    as_root rm -rf "$ROOT.partial"
+    as_root rm -rf --one-file-system "$ROOT.partial"
     as_root mkdir -p "$(dirname "$ROOT")"
     if ! as_root debootstrap --variant=minbase --include="$PACKAGES" "$suite" "$ROOT.partial" "$MIRROR" \
         >"/tmp/coreforge-debootstrap.log" 2>&1; then
