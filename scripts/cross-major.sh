@@ -20,5 +20,8 @@ trap stop EXIT
 scripts/pg-cluster.sh start "$FROM" 54341
 scripts/pg-root.sh run 17 scripts/pg-cluster.sh start "$TO" 54342
 eval "$(scripts/pg-cluster.sh env "$FROM" 54341)"
-RESTORE_PGHOST="$REPO_ROOT/$TO" RESTORE_PGPORT=54342 bash tests/dump_restore.sh
+# The 17 server's socket directory as the root sees it (pg-cluster.sh may have moved the cluster
+# into the root's /tmp), reached from here through the root.
+inside="$(scripts/pg-root.sh run 17 scripts/pg-cluster.sh env "$TO" 54342 | sed -n 's/^export PGHOST=//p')"
+RESTORE_PGHOST="$(scripts/pg-root.sh dir 17)$inside" RESTORE_PGPORT=54342 bash tests/dump_restore.sh
 echo "cross-major: a migration dumped on 15 went on on 17"

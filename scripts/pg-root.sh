@@ -8,6 +8,7 @@
 #   scripts/pg-root.sh ensure MAJOR        make the root if it is missing (about 2 minutes)
 #   scripts/pg-root.sh run MAJOR CMD...    run CMD in the checkout, inside the root, as root
 #   scripts/pg-root.sh umount MAJOR        take the bind mounts away again
+#   scripts/pg-root.sh dir MAJOR           print where the root is (a path inside is $(dir)/path)
 #
 # `make test PG=17` and the other targets call it. The root lives in $PG_ROOT_DIR (default
 # /var/lib/coreforge_sync/debian13); the build inside goes to target/pg17. Needs root or sudo
@@ -17,7 +18,7 @@ set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '8,10p' "$0" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '8,11p' "$0" | sed 's/^# *//' >&2; exit 2; }
 [ $# -ge 2 ] || usage
 action=$1
 major=$2
@@ -89,5 +90,6 @@ case "$action" in
     ensure) ensure ;;
     run) [ $# -ge 1 ] || usage; run "$@" ;;
     umount) umount_all ;;
+    dir) echo "$ROOT" ;;
     *) usage ;;
 esac
