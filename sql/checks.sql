@@ -16,3 +16,20 @@ EXCEPTION WHEN OTHERS THEN
     RETURN false;
 END
 $$;
+
+-- `value` read as a `target` and written as text again, as PostgreSQL writes it ('t' as a boolean
+-- is 'true'), NULL when it is not a `target`: cf_configure() checks with it that the keys of a value
+-- map over a boolean, number or enum column are those the mapping compares with.
+CREATE FUNCTION coreforge_sync.canonical(value text, target pg_catalog.regtype) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    written text;
+BEGIN
+    EXECUTE pg_catalog.format('SELECT ($1::%s)::text', target) INTO written USING value;
+    RETURN written;
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END
+$$;

@@ -3,8 +3,9 @@
 -- on a match, gives CoreForge a fresh Argon2id hash; cf_archive_legacy() keeps the hashes it can
 -- still upgrade in coreforge_sync.legacy_passwords, which cf_forget_legacy_passwords() empties;
 -- cf_password_report() gains the columns upgradable and upgraded; password_format() recognises
--- Django's argon2$..., bcrypt$... and bcrypt_sha256$... hashes; coreforge_sync.fits() lets
--- cf_configure() check the values of the new setting "reverse_defaults". (The users' new setting
+-- Django's argon2$..., bcrypt$... and bcrypt_sha256$... hashes; coreforge_sync.fits() and
+-- canonical() let cf_configure() check the values of the new setting "reverse_defaults" and the
+-- keys of value maps over boolean, number and enum columns. (The users' new setting
 -- "password_encoding" needs no object.) tests/upgrade.sh checks that an updated install equals a fresh one.
 \echo Use "ALTER EXTENSION coreforge_sync UPDATE TO '0.5.0'" to load this file. \quit
 
@@ -75,6 +76,23 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- `value` read as a `target` and written as text again, as PostgreSQL writes it ('t' as a boolean
+-- is 'true'), NULL when it is not a `target`: cf_configure() checks with it that the keys of a value
+-- map over a boolean, number or enum column are those the mapping compares with.
+CREATE FUNCTION coreforge_sync.canonical(value text, target pg_catalog.regtype) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    written text;
+BEGIN
+    EXECUTE pg_catalog.format('SELECT ($1::%s)::text', target) INTO written USING value;
+    RETURN written;
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION coreforge_sync."password_upgradable"(
 	"hash" TEXT /* Option < & str > */
 ) RETURNS bool /* bool */
@@ -116,6 +134,7 @@ ALTER FUNCTION @extschema@.cf_password_report() SET jit = off;
 -- extension's owner.
 REVOKE ALL ON ROUTINE coreforge_sync.password_upgradable(text) FROM PUBLIC;
 REVOKE ALL ON ROUTINE coreforge_sync.fits(jsonb, pg_catalog.regtype) FROM PUBLIC;
+REVOKE ALL ON ROUTINE coreforge_sync.canonical(text, pg_catalog.regtype) FROM PUBLIC;
 REVOKE ALL ON ROUTINE @extschema@.cf_upgrade_password(uuid, text) FROM PUBLIC;
 REVOKE ALL ON ROUTINE @extschema@.cf_forget_legacy_passwords(boolean) FROM PUBLIC;
 REVOKE ALL ON ROUTINE @extschema@.cf_password_report() FROM PUBLIC;
@@ -134,7 +153,7 @@ BEGIN
                 AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE coreforge_sync.password_upgradable(text), '
-            'coreforge_sync.fits(jsonb, pg_catalog.regtype), '
+            'coreforge_sync.fits(jsonb, pg_catalog.regtype), coreforge_sync.canonical(text, pg_catalog.regtype), '
             '@extschema@.cf_upgrade_password(uuid, text), @extschema@.cf_forget_legacy_passwords(boolean), '
             '@extschema@.cf_password_report() TO %s', r.role);
         EXECUTE pg_catalog.format('GRANT SELECT ON coreforge_sync.legacy_passwords, coreforge_sync.password_upgrades TO %s', r.role);

@@ -124,6 +124,22 @@ pub fn problems(entities: &[Entity]) -> Result<Vec<String>> {
                 }
             }
         }
+        // A value map over a boolean, number or enum column brings back only the values it names:
+        // enough for a fixed set (checked by one_way_values), not for CoreForge's free-text roles.
+        for w in &cols {
+            let Some(c) = p.columns.iter().find(|c| c.name == w.legacy) else { continue };
+            if c.category != "S" && allowed_values(w.col.cf).is_none() && kind(e, w) == Some(Kind::Required) {
+                out.push(format!(
+                    "{}.{} is {}: CoreForge's {} is free text, and a {} written in CoreForge that the value map has no legacy value for could not be written back (map {} to a text column for cutover; side by side, it is only read)",
+                    p.display(),
+                    w.legacy,
+                    c.type_display,
+                    w.col.cf,
+                    w.col.cf,
+                    w.col.cf
+                ));
+            }
+        }
         out.extend(one_way_values(e)?);
     }
     Ok(out)

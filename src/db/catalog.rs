@@ -26,6 +26,12 @@ impl Catalog for Live {
         )?
         .unwrap_or(false))
     }
+    fn canonical(&self, value: &str, target: &str) -> Result<Option<String>> {
+        Ok(Spi::get_one_with_args::<String>(
+            "SELECT coreforge_sync.canonical($1, $2::pg_catalog.regtype)",
+            &[value.into(), target.into()],
+        )?)
+    }
 }
 
 /// The columns of `schema.table`, or None when there is no such table.

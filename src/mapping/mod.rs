@@ -46,6 +46,9 @@ pub trait Catalog {
     /// Whether the jsonb value of the SQL expression `sample` goes into a column of type `target`
     /// (as the reverse sync hands values over: through `jsonb_to_recordset`).
     fn fits(&self, sample: &str, target: &str) -> Result<bool>;
+    /// `value` read as a `target` and written back as text, as PostgreSQL writes it ('t' as a
+    /// boolean is 'true'); None when it is not a `target` at all.
+    fn canonical(&self, value: &str, target: &str) -> Result<Option<String>>;
 }
 
 /// The SQL type of a legacy id (uuid, smallint, integer, bigint or text): the only type names

@@ -198,7 +198,24 @@ pub fn resolve(
             )),
             Some(cc) => {
                 if let Some(c) = column(legacy, &format!("\"columns\".{cf}"), problems) {
-                    if !type_fits(cc.kind, &c) {
+                    // A value-mapped column may come from a boolean, number or enum column: its
+                    // values are compared as PostgreSQL writes them as text ('true', '2').
+                    let mapped_from_other = s.values.contains_key(cf.as_str())
+                        && matches!(c.category.as_str(), "B" | "N" | "E")
+                        && matches!(cc.kind, Kind::Set(_) | Kind::Required);
+                    if mapped_from_other {
+                        for from in s.values[cf.as_str()].keys().filter(|k| k.as_str() != "*") {
+                            let canonical = cat.canonical(from, &c.type_base)?;
+                            if canonical.as_deref() != Some(from.as_str()) {
+                                problems.push(format!(
+                                    "\"values\".{cf}: {} is not a value of column {legacy} ({}) as PostgreSQL writes it as text{}",
+                                    literal(from),
+                                    c.type_display,
+                                    canonical.map(|t| format!(": write {}", literal(&t))).unwrap_or_default()
+                                ));
+                            }
+                        }
+                    } else if !type_fits(cc.kind, &c) {
                         problems.push(format!(
                             "\"columns\".{cf}: column {legacy} is {}, which does not fit {cf} ({})",
                             c.type_display,
