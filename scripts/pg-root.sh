@@ -36,6 +36,16 @@ PACKAGES="postgresql-$major,postgresql-client-$major,postgresql-server-dev-$majo
 
 ensure() {
     [ -x "$ROOT/usr/lib/postgresql/$major/bin/pg_config" ] && return 0
+    if [ -e "$ROOT" ]; then
+        # An incomplete root: removed, but never while something is mounted inside it (a bound
+        # checkout or cargo home would be removed with it).
+        umount_all
+        if [ -n "$(mounts)" ]; then
+            echo "pg-root: $ROOT is incomplete and still has mounts inside: $(mounts | tr '\n' ' ')" >&2
+            exit 1
+        fi
+        as_root rm -rf --one-file-system "$ROOT"
+    fi
     if ! command -v debootstrap >/dev/null 2>&1; then
         echo "pg-root: installing debootstrap"
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null \
@@ -79,11 +89,14 @@ run() {
         /bin/bash -c 'cd "$1" && shift && exec "$@"' bash "$REPO_ROOT" "$@"
 }
 
+# The mount points inside the root (every run's, whatever checkout it came from), deepest first.
+mounts() {
+    awk -v root="$ROOT" '$2 == root || index($2, root "/") == 1 {print $2}' /proc/mounts | sort -r
+}
+
 umount_all() {
-    local d
-    for d in "$RUSTUP_HOME" "$CARGO_HOME" "$REPO_ROOT" /dev /proc; do
-        if mountpoint -q "$ROOT$d"; then as_root umount -l "$ROOT$d"; fi
-    done
+    local m
+    for m in $(mounts); do as_root umount -l "$m"; done
 }
 
 case "$action" in
