@@ -65,7 +65,7 @@ fn cf_create_compat_views() -> TableIterator<
                 .map(|k| format!("{} AS {}", k.legacy_of(&format!("c.{}", ident(k.cf))), ident(&k.legacy)))
                 .collect();
             for w in reverse_sql::written(e) {
-                let value = if w.col.inverse.is_empty() && !w.col.encodes() {
+                let value = if w.col.inverse.is_empty() && w.col.encoding.is_none() {
                     format!("c.{}", ident(w.col.cf))
                 } else {
                     reverse_sql::back(&w, &format!("c.{}", ident(w.col.cf)))

@@ -92,16 +92,9 @@ pub struct Col {
     pub inverse: Vec<(String, String)>,
     /// Other legacy columns its expression reads (its fallbacks): never written back.
     pub also_reads: Vec<String>,
-    /// The password hash's legacy encoding (the password column only): how its value is written back.
+    /// The legacy framework's encoding of a password hash (the password column only, and only one
+    /// other than PHC): how its values are written back.
     pub encoding: Option<PasswordEncoding>,
-}
-
-impl Col {
-    /// Whether the reverse sync writes this column's values in another encoding (a password hash
-    /// in its legacy framework's).
-    pub fn encodes(&self) -> bool {
-        self.encoding.is_some_and(|e| e != PasswordEncoding::Phc)
-    }
 }
 
 /// One key column: its name in the legacy table, its cf_ column, and the expression (over the
@@ -729,7 +722,7 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
             legacy: s.columns.get(name).cloned(),
             inverse: inverse(r, name),
             also_reads: fallbacks,
-            encoding: (cc.kind == Kind::Password).then_some(encoding),
+            encoding: (cc.kind == Kind::Password && encoding != PasswordEncoding::Phc).then_some(encoding),
         });
     }
     // Missing values first (they make the others moot), then length, then the rest in order.

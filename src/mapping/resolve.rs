@@ -287,8 +287,7 @@ pub fn resolve(
         }
         for legacy in list {
             if s.columns.get(cf) == Some(legacy) {
-                problems
-                    .push(format!("{at}: {legacy} is the column {cf} is mapped to already, not a fallback"));
+                problems.push(format!("{at}: {legacy} is the column {cf} is mapped to already, not a fallback"));
             } else if let Some(c) = column(legacy, &at, problems) {
                 if c.category != "S" {
                     problems.push(format!(
