@@ -6,8 +6,7 @@
 -- Django's argon2$..., bcrypt$... and bcrypt_sha256$... hashes; coreforge_sync.fits() and
 -- canonical() let cf_configure() check the values of the new setting "reverse_defaults" and the
 -- keys of value maps over boolean, number and enum columns. (The users' new setting
--- "password_encoding" needs no object.) UPDATEs are mirrored from the rows they changed (coreforge_sync.collect_trigger,
--- at the end). tests/upgrade.sh checks that an updated install equals a fresh one.
+-- "password_encoding" needs no object.) tests/upgrade.sh checks that an updated install equals a fresh one.
 \echo Use "ALTER EXTENSION coreforge_sync UPDATE TO '0.5.0'" to load this file. \quit
 
 CREATE OR REPLACE FUNCTION coreforge_sync.password_format(hash text) RETURNS text
@@ -142,12 +141,6 @@ REVOKE ALL ON ROUTINE @extschema@.cf_password_report() FROM PUBLIC;
 ALTER ROUTINE @extschema@.cf_upgrade_password(uuid, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER ROUTINE @extschema@.cf_forget_legacy_passwords(boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
--- The UPDATE triggers' function (below).
-CREATE FUNCTION coreforge_sync.collect_trigger() RETURNS trigger
-    LANGUAGE c
-    AS 'MODULE_PATHNAME', 'collect_trigger_wrapper';
-REVOKE ALL ON ROUTINE coreforge_sync.collect_trigger() FROM PUBLIC;
-
 -- The roles cf_grant_admin() gave the migration (they hold EXECUTE on cf_cutover()) get what it
 -- gives from 0.5.0 on, as if it ran again: the new routines, and reading the new tables.
 DO $$
@@ -162,43 +155,8 @@ BEGIN
         EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE coreforge_sync.password_upgradable(text), '
             'coreforge_sync.fits(jsonb, pg_catalog.regtype), coreforge_sync.canonical(text, pg_catalog.regtype), '
             '@extschema@.cf_upgrade_password(uuid, text), @extschema@.cf_forget_legacy_passwords(boolean), '
-            '@extschema@.cf_password_report(), coreforge_sync.collect_trigger() TO %s', r.role);
+            '@extschema@.cf_password_report() TO %s', r.role);
         EXECUTE pg_catalog.format('GRANT SELECT ON coreforge_sync.legacy_passwords, coreforge_sync.password_upgrades TO %s', r.role);
-    END LOOP;
-END
-$$;
-
--- An UPDATE is mirrored from the rows it changed: a row trigger that fires only for the rows whose
--- mirrored columns changed (its WHEN clause) gathers them, and the statement trigger after it
--- mirrors them (coreforge_sync.collect_trigger, above). The
--- tables that have sync triggers get the two in place of the UPDATE statement trigger with
--- transition tables. Their WHEN clause here compares whole rows; the next cf_enable_sync(),
--- cf_configure() or phase change installs the exact one (the mirrored columns only). A
--- partitioned table keeps its trigger, as a fresh install does.
-
-DO $$
-DECLARE
-    t record;
-BEGIN
-    FOR t IN SELECT tg.tgrelid::pg_catalog.regclass AS tab, tg.tgname::text AS name, p.proname::text AS fn,
-                    pg_catalog.substring(pg_catalog.pg_get_triggerdef(tg.oid), '\((.*)\)$') AS args
-               FROM pg_catalog.pg_trigger tg
-               JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) tg.tgfoid
-               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
-               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) tg.tgrelid
-              WHERE n.nspname OPERATOR(pg_catalog.=) 'coreforge_sync'
-                AND p.proname IN ('mirror_trigger', 'reverse_trigger')
-                AND tg.tgname IN ('coreforge_sync_update', 'coreforge_sync_reverse_update')
-                AND c.relkind OPERATOR(pg_catalog.<>) 'p'
-    LOOP
-        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', t.name, t.tab);
-        EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
-            'WHEN (NOT pg_catalog.record_image_eq(OLD, NEW)) EXECUTE FUNCTION coreforge_sync.collect_trigger(%s, %L)',
-            t.name OPERATOR(pg_catalog.||) '_rows', t.tab, t.args,
-            CASE t.fn WHEN 'reverse_trigger' THEN 'reverse' ELSE 'forward' END);
-        EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH STATEMENT '
-            'EXECUTE FUNCTION coreforge_sync.collect_trigger(%s, %L)',
-            t.name, t.tab, t.args, CASE t.fn WHEN 'reverse_trigger' THEN 'reverse' ELSE 'forward' END);
     END LOOP;
 END
 $$;

@@ -17,15 +17,6 @@ CREATE FUNCTION coreforge_sync.reverse_trigger() RETURNS trigger
     SET jit = off
     AS 'MODULE_PATHNAME', 'reverse_trigger_wrapper';
 
--- The UPDATE triggers of both directions: a row trigger that fires only for the rows whose
--- mirrored columns changed (its WHEN clause) and gathers them, and the statement trigger after it,
--- which mirrors them. Neither SECURITY DEFINER nor given settings, because it is called for
--- every such row and every UPDATE: the statement trigger takes the extension owner's rights and
--- the fixed search_path in its own code, and only when the statement changed such a row.
-CREATE FUNCTION coreforge_sync.collect_trigger() RETURNS trigger
-    LANGUAGE c
-    AS 'MODULE_PATHNAME', 'collect_trigger_wrapper';
-
 -- The freeze behind cf_freeze_legacy(): only refuses, so it needs no rights of its own.
 CREATE FUNCTION coreforge_sync.freeze_trigger() RETURNS trigger
     LANGUAGE c

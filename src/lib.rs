@@ -47,7 +47,6 @@ pub extern "C-unwind" fn _PG_init() {
     actors::triggers::register_settings();
     admin::archive::register_settings();
     db::guard::register();
-    db::transition::register();
 }
 
 /// This module is required by `cargo pgrx test` invocations.

@@ -316,39 +316,11 @@ fn fire<'a>(
     let td = trigger.trigger_data();
     match (trigger.level(), op) {
         (PgTriggerLevel::Row, Some((old, new))) => {
-            let row = transition::Rows::one(td, old, new);
+            let row = transition::OneRow::new(td, old, new);
             raise(run(&args, op, row.data()));
         }
         _ => raise(run(&args, op, td)),
     }
-    Ok(None)
-}
-
-/// The UPDATE triggers of both directions (`collects` in `db/triggers.rs`; created by
-/// sql/finalize.sql neither SECURITY DEFINER nor with settings, as it runs for every row an
-/// UPDATE changes). The row trigger, which fires only for a row whose read columns changed (its
-/// WHEN clause), adds the row to its statement's batch: no SQL. The statement trigger then runs
-/// the statement path over the batch, as the extension's owner with a fixed search_path
-/// (`owner::as_function_owner`), or returns at once when the statement changed no such row.
-/// Arguments: those of `mirror_trigger`, then `forward` or `reverse`.
-#[pg_trigger(sql = false)]
-fn collect_trigger<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
-    if guard::active() {
-        return Ok(None);
-    }
-    let td = trigger.trigger_data();
-    if matches!(trigger.level(), PgTriggerLevel::Row) {
-        transition::collect(td);
-        return Ok(None);
-    }
-    let Some(rows) = transition::Rows::collected(td) else { return Ok(None) };
-    let args = trigger.extra_args()?;
-    let run = if args.get(3).is_some_and(|a| a == "reverse") { mirror_back } else { mirror };
-    // SAFETY: tg_trigger is valid for the call.
-    let function = unsafe { (*td.tg_trigger).tgfoid };
-    raise(owner::as_function_owner(function, || run(&args, Some((true, true)), rows.data())));
     Ok(None)
 }
 

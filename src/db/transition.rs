@@ -3,8 +3,6 @@
 //! touch, a column the mapping does not read), the trigger has nothing to do and runs no statement.
 
 use pgrx::pg_sys;
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ffi::CStr;
 
 /// The attribute numbers of `columns` in the trigger's table; None when one of them is not there
@@ -144,24 +142,19 @@ pub fn single_value(td: &pg_sys::TriggerData, old: bool, attnum: usize) -> Optio
     }
 }
 
-/// Rows made into a statement trigger's call: a copy of a TriggerData whose transition tables are
-/// stores of our own, under the names the statement triggers give theirs. Two kinds:
-/// - [`Rows::one`]: a row trigger's one row. Logical replication's apply worker fires row triggers
-///   only; through this, each of its rows runs the statement path as a one-row statement.
-/// - [`Rows::collected`]: the rows an UPDATE changed, gathered by the row trigger [`collect`] (which
-///   fires only for the rows whose read columns changed, its WHEN clause) and taken by the
-///   statement trigger that follows it: the statement path over just those rows.
-///
-/// The stores end on drop.
-pub struct Rows {
+/// A row trigger's call made into a statement trigger's: a copy of its TriggerData whose
+/// transition tables hold the one row (old, new, or both), under the names the statement
+/// triggers give theirs. Logical replication's apply worker fires row triggers only; through
+/// this, each of its rows runs the statement path as a one-row statement. The stores end on drop.
+pub struct OneRow {
     data: Box<pg_sys::TriggerData>,
     _trigger: Box<pg_sys::Trigger>,
 }
 
-impl Rows {
+impl OneRow {
     /// `td` is a row trigger's call; `old`, `new`: which of its tuples the operation has (an
     /// UPDATE both, tg_trigtuple being the old one).
-    pub fn one(td: &pg_sys::TriggerData, old: bool, new: bool) -> Rows {
+    pub fn new(td: &pg_sys::TriggerData, old: bool, new: bool) -> OneRow {
         let store = |tuple: pg_sys::HeapTuple| -> *mut pg_sys::Tuplestorestate {
             // SAFETY: a store in the trigger call's memory context, of the relation's row (the
             // trigger's tuples are that relation's rows).
@@ -171,46 +164,23 @@ impl Rows {
                 s
             }
         };
-        let old_rows = if old { store(td.tg_trigtuple) } else { std::ptr::null_mut() };
-        let new_rows = if !new {
-            std::ptr::null_mut()
-        } else {
-            store(if old { td.tg_newtuple } else { td.tg_trigtuple })
-        };
-        Rows::over(td, old_rows, new_rows)
-    }
-
-    /// The statement trigger `td` of an UPDATE, with the rows [`collect`] gathered for its table
-    /// in this subtransaction; None when there are none (the UPDATE changed no read column).
-    pub fn collected(td: &pg_sys::TriggerData) -> Option<Rows> {
-        // SAFETY: the relation is valid for the trigger call.
-        let key = (unsafe { (*td.tg_relation).rd_id }, unsafe { pg_sys::GetCurrentSubTransactionId() });
-        let batch = BATCHES.with(|b| b.borrow_mut().remove(&key))?;
-        Some(Rows::over(td, batch.old, batch.new))
-    }
-
-    /// A copy of `td` over the stores `old` and `new` (either may be null), which it ends on drop.
-    fn over(
-        td: &pg_sys::TriggerData,
-        old: *mut pg_sys::Tuplestorestate,
-        new: *mut pg_sys::Tuplestorestate,
-    ) -> Rows {
         // SAFETY: tg_trigger is valid for the call; the copy only changes the transition names.
         let mut trigger = Box::new(unsafe { *td.tg_trigger });
         let mut data = Box::new(*td);
-        let name = |store: *mut pg_sys::Tuplestorestate, name: &CStr| {
-            if store.is_null() {
-                std::ptr::null_mut()
-            } else {
-                name.as_ptr().cast_mut()
-            }
-        };
-        trigger.tgoldtable = name(old, OLD_NAME);
-        trigger.tgnewtable = name(new, NEW_NAME);
-        data.tg_oldtable = old;
-        data.tg_newtable = new;
+        trigger.tgoldtable = std::ptr::null_mut();
+        trigger.tgnewtable = std::ptr::null_mut();
+        data.tg_oldtable = std::ptr::null_mut();
+        data.tg_newtable = std::ptr::null_mut();
+        if old {
+            trigger.tgoldtable = OLD_NAME.as_ptr().cast_mut();
+            data.tg_oldtable = store(td.tg_trigtuple);
+        }
+        if new {
+            trigger.tgnewtable = NEW_NAME.as_ptr().cast_mut();
+            data.tg_newtable = store(if old { td.tg_newtuple } else { td.tg_trigtuple });
+        }
         data.tg_trigger = &mut *trigger;
-        Rows { data, _trigger: trigger }
+        OneRow { data, _trigger: trigger }
     }
 
     pub fn data(&self) -> &pg_sys::TriggerData {
@@ -218,97 +188,14 @@ impl Rows {
     }
 }
 
-impl Drop for Rows {
+impl Drop for OneRow {
     fn drop(&mut self) {
         for store in [self.data.tg_oldtable, self.data.tg_newtable] {
             if !store.is_null() {
-                // SAFETY: a store of ours, read by no one any more.
+                // SAFETY: a store made by OneRow::new, read by no one any more.
                 unsafe { pg_sys::tuplestore_end(store) };
             }
         }
-    }
-}
-
-/// The old and new versions of the rows an UPDATE changed, so far, for one table in one
-/// subtransaction: what the row trigger [`collect`] gathers and [`Rows::collected`] takes.
-struct Batch {
-    old: *mut pg_sys::Tuplestorestate,
-    new: *mut pg_sys::Tuplestorestate,
-}
-
-thread_local! {
-    /// By (table, subtransaction). A statement's row events fire right before its statement event,
-    /// at the end of the statement, in the same subtransaction: a batch lives from the first to
-    /// the second. One left behind belongs to a statement whose trigger events did not all run (an
-    /// error): the end of its (sub)transaction drops it (`at_subtransaction_end`, `at_transaction_end`).
-    static BATCHES: RefCell<HashMap<(pg_sys::Oid, pg_sys::SubTransactionId), Batch>> =
-        RefCell::new(HashMap::new());
-}
-
-/// The row trigger of an UPDATE (`td`, a row trigger's call): adds its old and new row to the
-/// batch of its table, which the statement trigger takes ([`Rows::collected`]). No SQL, no rights.
-pub fn collect(td: &pg_sys::TriggerData) {
-    // SAFETY: the relation and the two tuples are valid for the call. The stores, like the
-    // transition tables PostgreSQL makes itself (trigger.c), live in the subtransaction's memory
-    // context, their temporary files (past work_mem) with its resource owner; a store copies each
-    // tuple into its own context.
-    unsafe {
-        let key = ((*td.tg_relation).rd_id, pg_sys::GetCurrentSubTransactionId());
-        BATCHES.with(|b| {
-            let mut b = b.borrow_mut();
-            let batch = b.entry(key).or_insert_with(|| {
-                let cx = pg_sys::MemoryContextSwitchTo(pg_sys::CurTransactionContext);
-                let owner = pg_sys::CurrentResourceOwner;
-                pg_sys::CurrentResourceOwner = pg_sys::CurTransactionResourceOwner;
-                let batch = Batch {
-                    old: pg_sys::tuplestore_begin_heap(false, false, pg_sys::work_mem),
-                    new: pg_sys::tuplestore_begin_heap(false, false, pg_sys::work_mem),
-                };
-                pg_sys::CurrentResourceOwner = owner;
-                pg_sys::MemoryContextSwitchTo(cx);
-                batch
-            });
-            let owner = pg_sys::CurrentResourceOwner;
-            pg_sys::CurrentResourceOwner = pg_sys::CurTransactionResourceOwner;
-            pg_sys::tuplestore_puttuple(batch.old, td.tg_trigtuple);
-            pg_sys::tuplestore_puttuple(batch.new, td.tg_newtuple);
-            pg_sys::CurrentResourceOwner = owner;
-        });
-    }
-}
-
-unsafe extern "C-unwind" fn at_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
-    if event == pg_sys::XactEvent::XACT_EVENT_ABORT
-        || event == pg_sys::XactEvent::XACT_EVENT_COMMIT
-        || event == pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT
-        || event == pg_sys::XactEvent::XACT_EVENT_PREPARE
-    {
-        // The stores went with the transaction's memory.
-        BATCHES.with(|b| b.borrow_mut().clear());
-    }
-}
-
-unsafe extern "C-unwind" fn at_subtransaction_end(
-    event: pg_sys::SubXactEvent::Type,
-    sub: pg_sys::SubTransactionId,
-    _parent: pg_sys::SubTransactionId,
-    _arg: *mut std::ffi::c_void,
-) {
-    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB
-        || event == pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB
-    {
-        // A batch cannot outlive its statement's subtransaction (both events of the statement
-        // fire inside it); what is left is an aborted statement's.
-        BATCHES.with(|b| b.borrow_mut().retain(|(_, s), _| *s != sub));
-    }
-}
-
-/// Called once per backend, from `_PG_init`.
-pub fn register() {
-    // SAFETY: registers plain functions with no argument, for the backend's lifetime.
-    unsafe {
-        pg_sys::RegisterXactCallback(Some(at_transaction_end), std::ptr::null_mut());
-        pg_sys::RegisterSubXactCallback(Some(at_subtransaction_end), std::ptr::null_mut());
     }
 }
 

@@ -7,7 +7,6 @@ use crate::errors::Result;
 use crate::mapping::Entity;
 use crate::quote::{ident, literal};
 use crate::sqlgen::mirror::{NEW_TABLE, OLD_TABLE};
-use crate::sqlgen::triggers::changed;
 use pgrx::prelude::*;
 
 /// The extension's three kinds of trigger.
@@ -54,41 +53,19 @@ struct Spec {
     old: bool,
     new: bool,
     fires: Fires,
-    /// An UPDATE trigger of `collect_trigger` (the row trigger, `WHEN` the columns the sync reads
-    /// changed, gathers the rows; the statement trigger mirrors them), else one of the kind's
-    /// function.
-    collects: bool,
 }
 
 const fn statement(name: &'static str, when: &'static str, old: bool, new: bool, fires: Fires) -> Spec {
-    Spec { name, when, row: false, old, new, fires, collects: false }
+    Spec { name, when, row: false, old, new, fires }
 }
 
 const fn replica_rows(name: &'static str) -> Spec {
-    Spec {
-        name,
-        when: "AFTER INSERT OR UPDATE OR DELETE",
-        row: true,
-        old: false,
-        new: false,
-        fires: Fires::Replica,
-        collects: false,
-    }
-}
-
-/// The two UPDATE triggers: the rows changed (`name_rows`), then the statement (`name`).
-const fn update_rows(name: &'static str) -> Spec {
-    Spec { name, when: "AFTER UPDATE", row: true, old: false, new: false, fires: Fires::Origin, collects: true }
-}
-
-const fn update_statement(name: &'static str) -> Spec {
-    Spec { name, when: "AFTER UPDATE", row: false, old: false, new: false, fires: Fires::Origin, collects: true }
+    Spec { name, when: "AFTER INSERT OR UPDATE OR DELETE", row: true, old: false, new: false, fires: Fires::Replica }
 }
 
 const FORWARD: &[Spec] = &[
     statement("coreforge_sync_insert", "AFTER INSERT", false, true, Fires::Origin),
-    update_rows("coreforge_sync_update_rows"),
-    update_statement("coreforge_sync_update"),
+    statement("coreforge_sync_update", "AFTER UPDATE", true, true, Fires::Origin),
     statement("coreforge_sync_delete", "AFTER DELETE", true, false, Fires::Origin),
     statement("coreforge_sync_truncate", "AFTER TRUNCATE", false, false, Fires::Always),
     replica_rows("coreforge_sync_replica"),
@@ -96,18 +73,11 @@ const FORWARD: &[Spec] = &[
 
 const REVERSE: &[Spec] = &[
     statement("coreforge_sync_reverse_insert", "AFTER INSERT", false, true, Fires::Origin),
-    update_rows("coreforge_sync_reverse_update_rows"),
-    update_statement("coreforge_sync_reverse_update"),
+    statement("coreforge_sync_reverse_update", "AFTER UPDATE", true, true, Fires::Origin),
     statement("coreforge_sync_reverse_delete", "AFTER DELETE", true, false, Fires::Origin),
     statement("coreforge_sync_reverse_truncate", "AFTER TRUNCATE", false, false, Fires::Always),
     replica_rows("coreforge_sync_reverse_replica"),
 ];
-
-/// The UPDATE trigger that keeps PostgreSQL's transition tables (`keeps_transition_tables`: on a
-/// partitioned table, row triggers fire on its partitions, whose rows need not have its layout).
-const FORWARD_PARTITIONED: Spec = statement("coreforge_sync_update", "AFTER UPDATE", true, true, Fires::Origin);
-const REVERSE_PARTITIONED: Spec =
-    statement("coreforge_sync_reverse_update", "AFTER UPDATE", true, true, Fires::Origin);
 
 const FREEZE: &[Spec] =
     &[statement("coreforge_sync_freeze", "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE", false, false, Fires::Origin)];
@@ -121,33 +91,14 @@ impl Kind {
         }
     }
 
-    /// Its triggers on its table of `e`. The sync triggers are statement-level, one per operation,
-    /// with a row-level one for the sessions that fire row triggers only (`Fires::Replica`); an
-    /// UPDATE's statement trigger gets its rows from a row trigger that fires only for the rows
-    /// whose read columns changed (`update_rows`). The actors run one mechanism for all of them
-    /// (`actors/triggers.rs`). TRUNCATE fires in every session.
-    fn specs(self, e: &Entity) -> Result<Vec<&'static Spec>> {
-        let all = match self {
+    /// Its triggers. The sync triggers are statement-level, one per operation, with a row-level
+    /// one for the sessions that fire row triggers only (`Fires::Replica`); the actors run one
+    /// mechanism for both (`actors/triggers.rs`). TRUNCATE fires in every session.
+    fn specs(self) -> &'static [Spec] {
+        match self {
             Kind::Forward => FORWARD,
             Kind::Reverse => REVERSE,
             Kind::Freeze => FREEZE,
-        };
-        if self == Kind::Freeze || !keeps_transition_tables(&self.table(e))? {
-            return Ok(all.iter().collect());
-        }
-        let update = if self == Kind::Forward { &FORWARD_PARTITIONED } else { &REVERSE_PARTITIONED };
-        Ok(all
-            .iter()
-            .filter(|s| !s.collects)
-            .chain(std::iter::once(update))
-            .collect())
-    }
-
-    /// The columns whose change an UPDATE trigger of this kind mirrors.
-    fn columns_read(self, e: &Entity) -> Vec<&str> {
-        match self {
-            Kind::Reverse => e.cf_columns_read(),
-            Kind::Forward | Kind::Freeze => e.legacy_columns_read(),
         }
     }
 
@@ -159,19 +110,14 @@ impl Kind {
         }
     }
 
-    /// The trigger function's arguments (`collect_trigger`'s also say which way it mirrors).
-    fn args(self, e: &Entity, collects: bool) -> Result<String> {
+    /// The trigger function's arguments.
+    fn args(self, e: &Entity) -> Result<String> {
         Ok(match self {
             Kind::Forward | Kind::Reverse => format!(
-                "{}, {}, {}{}",
+                "{}, {}, {}",
                 literal(e.name()),
                 literal(&e.cf_schema),
-                literal(&config::generation()?.to_string()),
-                match (collects, self) {
-                    (false, _) => "",
-                    (true, Kind::Reverse) => ", 'reverse'",
-                    (true, _) => ", 'forward'",
-                }
+                literal(&config::generation()?.to_string())
             ),
             Kind::Freeze => literal(&e.primary.display()),
         })
@@ -187,19 +133,6 @@ impl Kind {
     }
 }
 
-/// Whether the UPDATE trigger of `table` keeps PostgreSQL's transition tables: for a partitioned
-/// table, and while the extension's objects are those of a release before 0.5.0 (the library is
-/// updated before `ALTER EXTENSION coreforge_sync UPDATE` runs) that has no `collect_trigger`.
-fn keeps_transition_tables(table: &str) -> Result<bool> {
-    Ok(Spi::get_one_with_args::<bool>(
-        "SELECT c.relkind OPERATOR(pg_catalog.=) 'p' \
-             OR pg_catalog.to_regprocedure('coreforge_sync.collect_trigger()') IS NULL \
-           FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)",
-        &[table.into()],
-    )?
-    .unwrap_or(false))
-}
-
 /// The triggers of `kind` on its table of `e`: (name, `tgenabled`).
 fn present(kind: Kind, e: &Entity) -> Result<Vec<(String, String)>> {
     Spi::connect(|client| {
@@ -208,14 +141,9 @@ fn present(kind: Kind, e: &Entity) -> Result<Vec<(String, String)>> {
                 "SELECT t.tgname::text, t.tgenabled::text FROM pg_catalog.pg_trigger t \
                  JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid \
                  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-                 WHERE t.tgrelid = pg_catalog.to_regclass($1) AND n.nspname = 'coreforge_sync' \
-                   AND p.proname IN ($2, $3)",
+                 WHERE t.tgrelid = pg_catalog.to_regclass($1) AND n.nspname = 'coreforge_sync' AND p.proname = $2",
                 None,
-                &[
-                    kind.table(e).into(),
-                    kind.function().into(),
-                    (if kind == Kind::Freeze { kind.function() } else { "collect_trigger" }).into(),
-                ],
+                &[kind.table(e).into(), kind.function().into()],
             )?
             .filter_map(|r| Some((r.get::<String>(1).ok().flatten()?, r.get::<String>(2).ok().flatten()?)))
             .collect())
@@ -227,7 +155,7 @@ fn present(kind: Kind, e: &Entity) -> Result<Vec<(String, String)>> {
 fn armed(kind: Kind, e: &Entity) -> Result<bool> {
     let triggers = present(kind, e)?;
     Ok(kind
-        .specs(e)?
+        .specs()
         .iter()
         .all(|spec| triggers.iter().any(|(n, fires)| n == spec.name && fires == spec.fires.tgenabled())))
 }
@@ -257,7 +185,7 @@ pub fn drop_all_triggers() -> Result<()> {
                  JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid \
                  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
                  WHERE n.nspname = 'coreforge_sync' \
-                   AND p.proname IN ('mirror_trigger', 'reverse_trigger', 'freeze_trigger', 'collect_trigger')",
+                   AND p.proname IN ('mirror_trigger', 'reverse_trigger', 'freeze_trigger')",
                 None,
                 &[],
             )?
@@ -282,8 +210,7 @@ pub fn install_all_triggers() -> Result<()> {
 pub fn install(kind: Kind, e: &Entity) -> Result<()> {
     remove(kind, e)?;
     let table = kind.table(e);
-    let changed = changed(&kind.columns_read(e));
-    for spec in kind.specs(e)? {
+    for spec in kind.specs() {
         let mut referencing = String::new();
         if spec.old {
             referencing.push_str(&format!(" OLD TABLE AS {OLD_TABLE}"));
@@ -294,15 +221,14 @@ pub fn install(kind: Kind, e: &Entity) -> Result<()> {
         if !referencing.is_empty() {
             referencing.insert_str(0, "REFERENCING");
         }
-        let condition = if spec.collects && spec.row { format!("WHEN ({changed})") } else { String::new() };
         Spi::run(&format!(
-            "CREATE TRIGGER {name} {when} ON {table} {referencing} FOR EACH {level} {condition} \
+            "CREATE TRIGGER {name} {when} ON {table} {referencing} FOR EACH {level} \
              EXECUTE FUNCTION coreforge_sync.{function}({args})",
             name = spec.name,
             when = spec.when,
             level = if spec.row { "ROW" } else { "STATEMENT" },
-            function = if spec.collects { "collect_trigger" } else { kind.function() },
-            args = kind.args(e, spec.collects)?,
+            function = kind.function(),
+            args = kind.args(e)?,
         ))?;
         match spec.fires {
             Fires::Origin => {}

@@ -4,12 +4,10 @@
 //! - `mirror.rs`  legacy -> CoreForge: the mirror statement, its probe and its locks
 //! - `reverse.rs` CoreForge -> legacy: the three-step writes of the reverse sync
 //! - `ids.rs`     the id assignment of mapped ids
-//! - `triggers.rs` the WHEN clause of the UPDATE row triggers
 
 pub mod ids;
 pub mod mirror;
 pub mod reverse;
-pub mod triggers;
 
 #[cfg(test)]
 mod snapshots;
