@@ -6,7 +6,8 @@
 -- Django's argon2$..., bcrypt$... and bcrypt_sha256$... hashes; coreforge_sync.fits() and
 -- canonical() let cf_configure() check the values of the new setting "reverse_defaults" and the
 -- keys of value maps over boolean, number and enum columns. (The users' new setting
--- "password_encoding" needs no object.) tests/upgrade.sh checks that an updated install equals a fresh one.
+-- "password_encoding" needs no object.) The sync triggers' functions take their rights and settings themselves
+-- (at the end). tests/upgrade.sh checks that an updated install equals a fresh one.
 \echo Use "ALTER EXTENSION coreforge_sync UPDATE TO '0.5.0'" to load this file. \quit
 
 CREATE OR REPLACE FUNCTION coreforge_sync.password_format(hash text) RETURNS text
@@ -160,3 +161,9 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The sync triggers' functions take the extension owner's rights and their fixed search_path
+-- themselves, once they know a statement has something to mirror (finalize.sql): a statement
+-- with nothing to mirror no longer switches them, and back, on every call.
+ALTER FUNCTION coreforge_sync.mirror_trigger() SECURITY INVOKER RESET ALL;
+ALTER FUNCTION coreforge_sync.reverse_trigger() SECURITY INVOKER RESET ALL;

@@ -1,20 +1,18 @@
--- The trigger function behind cf_enable_sync(). SECURITY DEFINER, so that an application role
--- that may write the legacy tables needs no rights on the cf_ tables; its search_path is fixed
--- and every name it uses is schema-qualified.
+-- The trigger function behind cf_enable_sync(). It acts for an application role that may write
+-- the legacy tables and needs no rights on the cf_ tables: it runs as the extension's owner with
+-- search_path = pg_catalog, pg_temp and jit = off, as SECURITY DEFINER and SET would make it, but
+-- takes those itself (src/db/owner.rs, as_function_owner) once it knows the statement has
+-- something to mirror. A statement with nothing to mirror (an UPDATE of columns nobody mirrors)
+-- returns before any SQL and costs no switch of rights or settings. Every name it uses is
+-- schema-qualified.
 CREATE FUNCTION coreforge_sync.mirror_trigger() RETURNS trigger
     LANGUAGE c
-    SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    SET jit = off
     AS 'MODULE_PATHNAME', 'mirror_trigger_wrapper';
 
--- The reverse trigger behind cf_cutover(), on the cf_ tables: SECURITY DEFINER for the same
--- reason (the application writing CoreForge needs no rights on the legacy tables).
+-- The reverse trigger behind cf_cutover(), on the cf_ tables: made the same way (the application
+-- writing CoreForge needs no rights on the legacy tables).
 CREATE FUNCTION coreforge_sync.reverse_trigger() RETURNS trigger
     LANGUAGE c
-    SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    SET jit = off
     AS 'MODULE_PATHNAME', 'reverse_trigger_wrapper';
 
 -- The freeze behind cf_freeze_legacy(): only refuses, so it needs no rights of its own.

@@ -153,9 +153,14 @@ thread_local! {
     static ENTITIES: RefCell<HashMap<Target, Rc<Entity>>> = RefCell::new(HashMap::new());
 }
 
+/// The entity of a trigger as this backend built it, if it did.
+fn cached_entity(target: &Target) -> Option<Rc<Entity>> {
+    ENTITIES.with(|m| m.borrow().get(target).cloned())
+}
+
 /// The entity of a trigger, built once per backend and target.
 fn target_entity(target: &Target) -> Result<Rc<Entity>> {
-    if let Some(e) = ENTITIES.with(|m| m.borrow().get(target).cloned()) {
+    if let Some(e) = cached_entity(target) {
         return Ok(e);
     }
     let e = Rc::new(config::entity(target.entity, &target.schema)?);
@@ -288,8 +293,9 @@ fn transition_rows(td: &pg_sys::TriggerData) -> i64 {
     }
 }
 
-/// The trigger function (created by sql/finalize.sql as SECURITY DEFINER with a fixed
-/// search_path, so the application role needs no rights on the cf_ tables).
+/// The trigger function (created by sql/finalize.sql; it runs as the extension's owner with a
+/// fixed search_path once it has work, `fire`, so the application role needs no rights on the cf_
+/// tables).
 /// Arguments: the entity, the schema of the cf_ tables and the configuration generation.
 #[pg_trigger(sql = false)]
 fn mirror_trigger<'a>(
@@ -297,15 +303,22 @@ fn mirror_trigger<'a>(
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
     // Inside the extension's own writes the legacy rows come from the reverse mirror: CoreForge
     // already holds them.
-    fire(trigger, mirror)
+    fire(trigger, false, mirror)
 }
 
 /// A sync trigger's call: nothing while the extension itself is writing (the recursion guard),
 /// else `run` over the trigger's arguments, its operation and its transition tables, its error
 /// raised here. A row trigger's call (`Fires::Replica` in `db/triggers.rs`: logical replication's
 /// workers fire no statement trigger) runs the same `run` as a statement of its one row.
+///
+/// The trigger functions are neither SECURITY DEFINER nor given settings (sql/finalize.sql): a
+/// statement with nothing to mirror (no row, or an UPDATE that changed no column the sync reads,
+/// seen in the transition tables with the entity this backend built) returns here, before any
+/// SQL, with the caller's rights; any other runs as the extension's owner with a fixed
+/// search_path (`owner::as_function_owner`), what SECURITY DEFINER would give every call.
 fn fire<'a>(
     trigger: &'a PgTrigger<'a>,
+    reverse: bool,
     run: fn(&[String], Option<(bool, bool)>, &pg_sys::TriggerData) -> Result<()>,
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
     if guard::active() {
@@ -314,14 +327,28 @@ fn fire<'a>(
     let args = trigger.extra_args()?;
     let op = operation(trigger)?;
     let td = trigger.trigger_data();
-    match (trigger.level(), op) {
-        (PgTriggerLevel::Row, Some((old, new))) => {
-            let row = transition::OneRow::new(td, old, new);
-            raise(run(&args, op, row.data()));
+    let row = match (trigger.level(), op) {
+        (PgTriggerLevel::Row, Some((old, new))) => Some(transition::OneRow::new(td, old, new)),
+        _ => None,
+    };
+    let data = row.as_ref().map_or(td, |r| r.data());
+    if let (Some(op), Ok(target)) = (op, trigger_target(&args, reverse)) {
+        if cached_entity(&target).is_some_and(|e| idle(&e, reverse, op, data)) {
+            return Ok(None);
         }
-        _ => raise(run(&args, op, td)),
     }
+    // SAFETY: tg_trigger is valid for the call.
+    let function = unsafe { (*td.tg_trigger).tgfoid };
+    raise(owner::as_function_owner(function, || run(&args, op, data)));
     Ok(None)
+}
+
+/// Whether a statement of `op` (old rows, new rows) over the transition tables of `td` has nothing
+/// for the sync of `e` (`reverse`: the reverse sync's): no row, or an UPDATE that changed none of the
+/// columns it reads in any row.
+fn idle(e: &Entity, reverse: bool, (old, new): (bool, bool), td: &pg_sys::TriggerData) -> bool {
+    let columns = if reverse { e.cf_columns_read() } else { e.legacy_columns_read() };
+    transition_rows(td) == 0 || unchanged(td, old, new, &columns)
 }
 
 /// The forward mirror of one statement (`op`: its old and new rows, None for TRUNCATE).
@@ -334,10 +361,10 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
         backfill::reconcile(&e, on_error)?;
         return Ok(());
     };
-    let rows = transition_rows(td);
-    if rows == 0 || unchanged(td, old, new, &e.legacy_columns_read()) {
+    if idle(&e, false, (old, new), td) {
         return Ok(());
     }
+    let rows = transition_rows(td);
     // (Memberships only one row at a time: their cf_ rows are also written by their parents'
     // writers, and two statements each updating several of them in their own order deadlock; the
     // full path's parent locks order those.)
@@ -474,8 +501,8 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
     })
 }
 
-/// The reverse trigger on the cf_ tables, from cutover on (created by sql/finalize.sql as SECURITY
-/// DEFINER with a fixed search_path): writes the statement's rows back into the legacy table
+/// The reverse trigger on the cf_ tables, from cutover on (created by sql/finalize.sql, run as
+/// `mirror_trigger` is, `fire`): writes the statement's rows back into the legacy table
 /// (`reverse.rs`). Arguments as for `mirror_trigger`. A legacy table that cannot take a row fails
 /// the CoreForge write: the legacy side must hold every row for rollback to stay possible.
 #[pg_trigger(sql = false)]
@@ -484,7 +511,7 @@ fn reverse_trigger<'a>(
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, PgTriggerError> {
     // Inside the extension's own writes the cf_ rows come from the forward mirror: the legacy side
     // already holds them.
-    fire(trigger, mirror_back)
+    fire(trigger, true, mirror_back)
 }
 
 /// The fast path of an UPDATE that changed no key, soft-delete column or unique value
@@ -552,10 +579,10 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
         reverse::remove_back(&e)?;
         return Ok(());
     };
-    let rows = transition_rows(td);
-    if rows == 0 || unchanged(td, old, new, &e.cf_columns_read()) {
+    if idle(&e, true, (old, new), td) {
         return Ok(());
     }
+    let rows = transition_rows(td);
     // Only an insert can bring a soft-deleted legacy row back (an update finds no cf_ row
     // whose legacy row is soft-deleted: the forward mirror removed it).
     let revived = if new && !old { target_dependents(&target)? } else { vec![] };

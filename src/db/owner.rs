@@ -84,6 +84,50 @@ pub fn as_owner<R>(schema: &str, name: &str, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Runs `f` as the owner of the function `function` (a trigger's `tgfoid`: one of the extension's,
+/// so its owner is the extension's) with `search_path = pg_catalog, pg_temp` and `jit = off`:
+/// what `SECURITY DEFINER` with those two settings gives a function (`fmgr_security_definer`),
+/// done by the sync triggers only once they know there is work (`actors/triggers.rs`): their
+/// functions are neither SECURITY DEFINER nor given settings, which PostgreSQL would switch, and
+/// switch back, on every call, also for the many statements with nothing to mirror (an
+/// `updated_at` touch; 8.6% of a touch's time in the backend, docs/benchmarks.md).
+pub fn as_function_owner<R>(function: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    // SAFETY: a syscache lookup of the function by oid; the tuple is released.
+    let owner = unsafe {
+        let tuple =
+            pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::PROCOID as _, pg_sys::Datum::from(function));
+        if tuple.is_null() {
+            pgrx::error!("coreforge_sync: cache lookup failed for function {function:?}");
+        }
+        let owner = (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple)).proowner;
+        pg_sys::ReleaseSysCache(tuple);
+        owner
+    };
+    let mut user = pg_sys::InvalidOid;
+    let mut sec = 0;
+    // SAFETY: fmgr_security_definer's sequence: save, open a GUC nest level, set, switch;
+    // `Restore` undoes it.
+    let _restore = unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut sec);
+        let nest = pg_sys::NewGUCNestLevel();
+        for (name, value) in [(c"search_path", c"pg_catalog, pg_temp"), (c"jit", c"off")] {
+            pg_sys::set_config_option(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+        }
+        pg_sys::SetUserIdAndSecContext(owner, sec | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+        Restore { user, sec, nest }
+    };
+    f()
+}
+
 /// What a step reports.
 #[derive(Default)]
 pub struct Written {
