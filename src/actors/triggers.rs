@@ -109,6 +109,8 @@ enum Plan {
     Fast,
     /// `sqlgen::mirror::fast_update_one`.
     FastOne,
+    /// `sqlgen::mirror::fast_update_settled_one`, after a `FastOne` that updated nothing.
+    FastOneSettled,
     /// `sqlgen::mirror::fast_insert_one`.
     FastInsert,
     /// `sqlgen::mirror::fast_remove_lock`.
@@ -518,9 +520,11 @@ fn reverse_trigger<'a>(
 /// (`sqlgen::mirror::fast_update`): one statement, as the cf_ table's owner. Whether it did the
 /// whole job; when some row was not ready, it wrote nothing and the full path follows.
 fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64) -> Result<bool> {
-    // One row: by its key, in one UPDATE; 0 rows updated sends it down the full path.
+    // One row: by its key, in one UPDATE; when it updates nothing, a read says whether there was
+    // nothing to do, else the full path follows.
     if rows == 1 {
-        return one_row(e, target, td, false, &[(Plan::FastOne, &|| mirror_sql::fast_update_one(e))]);
+        return Ok(one_row(e, target, td, false, &[(Plan::FastOne, &|| mirror_sql::fast_update_one(e))])?
+            || one_row(e, target, td, false, &[(Plan::FastOneSettled, &|| mirror_sql::fast_update_settled_one(e))])?);
     }
     Spi::connect_mut(|client| {
         // SAFETY: as in mirror(): exposes this call's transition tables to its statements.
@@ -535,7 +539,7 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
     })
 }
 
-/// A one-row fast path: its statements (`steps`: FastOne, FastInsert, FastRemoveLock then
+/// A one-row fast path: its statements (`steps`: FastOne, FastOneSettled, FastInsert, FastRemoveLock then
 /// FastRemove, FastReviveLock then FastRevive, FastLock then FastInsert, or FastDelete), one
 /// after the other as the cf_ table's owner, each with the key of the statement's one row (from
 /// its old row with `from_old`, else its new one) as its parameters, in key order.

@@ -408,8 +408,9 @@ pub fn fast_remove_one(e: &Entity, deps: &[&Entity]) -> String {
 /// [`fast_update`] for a statement of one row, whose legacy key is `$1`, ... (text, in key order):
 /// one `UPDATE` of its cf_ row, read from the legacy table by key, with the projection's
 /// expressions, when the row is ready and differs. It returns `(done)`: 1 when it updated the row,
-/// or found nothing to do (the row ready and equal to its cf_ row, or [`settled`]); 0 when the row
-/// was not ready (the trigger then takes the full path, which decides). Memberships take it too (a
+/// 0 when it updated nothing; then [`fast_update_settled_one`] says whether there was nothing to do
+/// (two statements in place of one, where the one had to start the executor for both halves on
+/// every call: most one-row updates change their row). Memberships take it too (a
 /// role change), first locking their user and tenant `FOR SHARE SKIP LOCKED` ([`parent_locks`]):
 /// a parent's soft delete, which removes the membership's cf_ row, then waits for this transaction
 /// at its own statement, instead of waiting for the cf_ row while this transaction goes on to write
@@ -432,29 +433,50 @@ pub fn fast_update_one(e: &Entity) -> String {
         .map(|c| format!("{} = {}", ident(c.cf), c.expr))
         .chain(std::iter::once("updated_at = pg_catalog.now()".to_string()))
         .collect();
-    let by_key = e.legacy_key_params(a);
-    let ready = format!(
+    format!(
+        "WITH {lock}up AS (UPDATE {cf} c SET {sets} FROM {from} \
+           WHERE {by_key}{locked} AND {join} AND {ready} AND {cf_row} IS DISTINCT FROM {legacy_row} RETURNING 1) \
+         SELECT pg_catalog.count(*) FROM up",
+        cf = e.cf_table(),
+        sets = sets.join(", "),
+        from = e.from(false),
+        by_key = e.legacy_key_params(a),
+        join = e.key_join("c"),
+        ready = ready_one(e),
+        cf_row = e.cf_row("c"),
+        legacy_row = e.legacy_row(),
+    )
+}
+
+/// After a [`fast_update_one`] that updated nothing, in a snapshot of its own: 1 when the row has
+/// nothing to do (ready and equal to its cf_ row, or [`settled`]), 0 when it was not ready (the
+/// trigger then takes the full path, which decides).
+pub fn fast_update_settled_one(e: &Entity) -> String {
+    let by_key = e.legacy_key_params(e.primary.alias);
+    format!(
+        "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM {from} JOIN {cf} c ON {join} WHERE {by_key} AND {ready} \
+           AND {cf_row} IS NOT DISTINCT FROM {legacy_row} \
+           UNION ALL {settled}) done",
+        cf = e.cf_table(),
+        from = e.from(false),
+        join = e.key_join("c"),
+        ready = ready_one(e),
+        cf_row = e.cf_row("c"),
+        legacy_row = e.legacy_row(),
+        settled = settled(e, &by_key),
+    )
+}
+
+/// The one-row fast update's test that the row is ready: live, without a problem, not rejected.
+fn ready_one(e: &Entity) -> String {
+    let a = e.primary.alias;
+    format!(
         "{live} AND {problem} IS NULL \
          AND NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {name} AND x.legacy_id = {key_text})",
         live = e.live(),
         problem = e.problem(ParentCheck::Lookup),
         name = literal(e.name()),
         key_text = e.legacy_key_text(a),
-    );
-    format!(
-        "WITH {lock}up AS (UPDATE {cf} c SET {sets} FROM {from} \
-           WHERE {by_key}{locked} AND {join} AND {ready} AND {cf_row} IS DISTINCT FROM {legacy_row} RETURNING 1), \
-         done AS (SELECT 1 FROM {from} JOIN {cf} c ON {join} WHERE {by_key} AND {ready} \
-           AND {cf_row} IS NOT DISTINCT FROM {legacy_row} \
-           UNION ALL {settled}) \
-         SELECT CASE WHEN EXISTS (SELECT 1 FROM up) THEN 1 ELSE (SELECT pg_catalog.count(*) FROM done) END",
-        cf = e.cf_table(),
-        sets = sets.join(", "),
-        from = e.from(false),
-        join = e.key_join("c"),
-        cf_row = e.cf_row("c"),
-        legacy_row = e.legacy_row(),
-        settled = settled(e, &by_key),
     )
 }
 

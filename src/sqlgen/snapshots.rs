@@ -230,6 +230,7 @@ fn statements(entities: &[Entity], i: usize) -> String {
     add("backfill removal (Scope::CfIds)", statement(e, &deps, Scope::CfIds, OnError::Record));
     add("batch (Scope::Range)", statement(e, &deps, Scope::Range { lower: true }, OnError::Record));
     add("fast path of a one-row UPDATE", crate::sqlgen::mirror::fast_update_one(e));
+    add("fast path of a one-row UPDATE, when it updated nothing", crate::sqlgen::mirror::fast_update_settled_one(e));
     if e.parents.is_empty() {
         add("fast path of an UPDATE", fast_update(e));
         if e.key.len() == 1 && e.key[0].map.is_none() {

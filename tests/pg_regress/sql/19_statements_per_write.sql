@@ -53,8 +53,9 @@ SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS statement, calls FROM
  WHERE NOT toplevel AND query NOT LIKE '%pg_stat_statements%' ORDER BY 1;
 SELECT name FROM cf_users WHERE email = 'grace@example.com';
 
--- A rename that makes the row unmirrorable: the fast path finds it not ready and writes nothing,
--- then the full path (the probe, the mirror statement, the bookkeeping of the reject) runs.
+-- A rename that makes the row unmirrorable: the fast path's UPDATE finds it not ready and writes
+-- nothing, its read finds it has something to do, then the full path (the probe, the mirror
+-- statement, the bookkeeping of the reject) runs.
 SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
 UPDATE users SET name = '' WHERE email = 'grace@example.com';
 SELECT pg_temp.trigger_statements() AS statements_for_a_rejected_rename;
@@ -104,7 +105,9 @@ SELECT role FROM cf_memberships
  WHERE user_id = 'a0000000-0000-0000-0000-000000000001' AND organization_id = 'b0000000-0000-0000-0000-000000000001';
 
 -- A write of a row that is not in CoreForge because it is soft-deleted (no cf_ row, no reject) has
--- nothing to mirror: one statement, which finds it so. A soft-deleted user renamed:
+-- nothing to mirror: two statements, the fast path's UPDATE, which updates nothing, and its read,
+-- which finds that there is nothing to do (the UPDATE alone serves the common case, a row that
+-- changed, at a smaller cost). A soft-deleted user renamed:
 SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
 UPDATE users SET name = 'Zoë Müller-Lutz' WHERE email = 'zoe@example.com';
 SELECT pg_temp.trigger_statements() AS statements_for_renaming_a_soft_deleted_user;
