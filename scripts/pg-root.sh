@@ -65,14 +65,31 @@ ensure() {
     echo "pg-root: made in $((SECONDS - start))s"
 }
 
-# bind DIR: DIR inside the root is DIR outside.
+# bind DIR: DIR inside the root is DIR outside. A mount already there is kept only when it shows
+# this very directory: one left by an earlier run whose checkout was since removed and made again
+# at the same path (a CI clone) shows the removed directory, and is replaced.
 bind() {
-    as_root mkdir -p "$ROOT$1"
-    mountpoint -q "$ROOT$1" || as_root mount --bind "$1" "$ROOT$1"
+    local inside="$ROOT$1"
+    while mountpoint -q "$inside"; do
+        [ "$(stat -c %d:%i "$1")" = "$(stat -c %d:%i "$inside")" ] && return 0
+        as_root umount -l "$inside"
+    done
+    as_root mkdir -p "$inside"
+    as_root mount --bind "$1" "$inside"
+}
+
+# Mounts inside the root of directories that were removed since (a checkout deleted after its run)
+# are of no use to anyone: taken away before a run.
+umount_removed() {
+    local m
+    for m in $(awk -v root="$ROOT" '$4 ~ /\/\/deleted$/ && index($5, root "/") == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+        as_root umount -l "$m"
+    done
 }
 
 run() {
     ensure
+    umount_removed
     bind /proc
     bind /dev
     bind "$REPO_ROOT"
