@@ -136,6 +136,11 @@ enum Plan {
     Bookkeeping,
     /// A step (0 read, 1 write, 2 after: `owner::Write`) of a reverse write.
     Reverse(ReverseWrite, u8),
+    /// `sqlgen::reverse::fast_write_back_one` for the written columns of this mask (bit i: the
+    /// i-th of `reverse::written`).
+    ReverseFastOne(u64),
+    /// `sqlgen::reverse::fast_clear_rejects_one`, after a `ReverseFastOne` that wrote its row.
+    ReverseFastClear,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -211,7 +216,7 @@ fn run_with<R>(
     key: Key,
     rows: i64,
     sql: &dyn Fn() -> String,
-    arg: &[&str],
+    arg: &[Option<&str>],
     read: impl FnOnce(SpiTupleTable<'_>) -> Result<R>,
 ) -> Result<R> {
     let args: Vec<DatumWithOid> = arg.iter().map(|a| (*a).into()).collect();
@@ -237,7 +242,7 @@ fn run_reverse_write(
         &e.primary.schema,
         &e.primary.name,
         || built.get_or_init(build),
-        |i, sql, arg| run_with(client, key(i), rows, sql, arg.as_slice(), owner::written),
+        |i, sql, arg| run_with(client, key(i), rows, sql, arg.map(Some).as_slice(), owner::written),
     )?;
     Ok(())
 }
@@ -479,7 +484,7 @@ fn mirror(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerData) -
                         key(Plan::Bookkeeping),
                         rows,
                         &|| BOOKKEEPING.to_string(),
-                        &[book.as_str()],
+                        &[Some(book.as_str())],
                         |_| Ok(()),
                     )?;
                 }
@@ -557,7 +562,7 @@ fn one_row(
     }) else {
         return Ok(false);
     };
-    let key: Vec<&str> = key.iter().map(String::as_str).collect();
+    let key: Vec<Option<&str>> = key.iter().map(|k| Some(k.as_str())).collect();
     Spi::connect_mut(|client| {
         owner::as_owner(&e.cf_schema, e.cf_name, || {
             for (plan, sql) in steps {
@@ -587,6 +592,11 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
         return Ok(());
     }
     let rows = transition_rows(td);
+    let keys: Vec<&str> = e.key.iter().map(|k| k.cf).collect();
+    let same_keys = unchanged(td, old, new, &keys);
+    if rows == 1 && same_keys && fast_write_back(&e, &target, td)? {
+        return Ok(());
+    }
     // Only an insert can bring a soft-deleted legacy row back (an update finds no cf_ row
     // whose legacy row is soft-deleted: the forward mirror removed it).
     let revived = if new && !old { target_dependents(&target)? } else { vec![] };
@@ -606,8 +616,7 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
         }
         // The statement's parts: the upsert of its new rows, the removal of the keys it took away
         // (none when an UPDATE kept every row's key: the upsert alone).
-        let keys: Vec<&str> = e.key.iter().map(|k| k.cf).collect();
-        let parts = if unchanged(td, old, new, &keys) { 1 } else { usize::from(new) + usize::from(old) };
+        let parts = if same_keys { 1 } else { usize::from(new) + usize::from(old) };
         for part in 0..parts {
             run(client, ReverseWrite::Statement { old, new, part }, &e, &|| {
                 reverse_sql::statement(&e, old, new).swap_remove(part)
@@ -619,6 +628,49 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
             })?;
         }
         Ok(())
+    })
+}
+
+/// The fast path of a one-row CoreForge `UPDATE` that kept its key, when the key is the legacy
+/// table's own (no id mapping): the legacy row's changed columns written by key, as the legacy
+/// table's owner (`sqlgen::reverse::fast_write_back_one`), then the written row's rejects dropped,
+/// two statements in all. Whether it did the whole job; when the legacy row is not there, it wrote
+/// nothing and the full path follows.
+fn fast_write_back(e: &Entity, target: &Target, td: &pg_sys::TriggerData) -> Result<bool> {
+    let written = reverse_sql::written(e);
+    let columns: Vec<&str> = written.iter().map(|w| w.col.cf).collect();
+    let keys: Vec<&str> = e.key.iter().map(|k| k.cf).collect();
+    let (Some(col_attnums), Some(key_attnums)) = (transition::attnums(td, &columns), transition::attnums(td, &keys))
+    else {
+        return Ok(false);
+    };
+    let Some(changed) = transition::single_changes(td, &col_attnums) else { return Ok(false) };
+    let changed_attnums: Vec<usize> =
+        col_attnums.iter().zip(&changed).filter(|(_, c)| **c).map(|(a, _)| *a).collect();
+    let (Some(key), Some(values)) =
+        (transition::single_values(td, false, &key_attnums), transition::single_values(td, false, &changed_attnums))
+    else {
+        return Ok(false);
+    };
+    if changed.len() > 64 || key.iter().any(Option::is_none) {
+        return Ok(false);
+    }
+    let Some(sql) = reverse_sql::fast_write_back_one(e, &changed) else { return Ok(false) };
+    let mask = changed.iter().enumerate().fold(0u64, |m, (i, c)| if *c { m | 1 << i } else { m });
+    let args: Vec<Option<&str>> = key.iter().chain(&values).map(Option::as_deref).collect();
+    Spi::connect_mut(|client| {
+        let plan = Key { target: target.clone(), plan: Plan::ReverseFastOne(mask) };
+        let Some(legacy_id) = owner::as_owner(&e.primary.schema, &e.primary.name, || {
+            run_with(client, plan, 1, &|| sql.clone(), &args, |t| {
+                Ok(if t.is_empty() { None } else { t.first().get::<String>(1)? })
+            })
+        })?
+        else {
+            return Ok(false);
+        };
+        let plan = Key { target: target.clone(), plan: Plan::ReverseFastClear };
+        run_with(client, plan, 1, &|| reverse_sql::fast_clear_rejects_one(e), &[Some(&legacy_id)], |_| Ok(()))?;
+        Ok(true)
     })
 }
 

@@ -148,13 +148,16 @@ pub fn run_steps<'w>(
 ) -> Result<Written> {
     let Some(rows) = step(0, &|| w().read.clone(), None)?.payload else { return Ok(Written::default()) };
     let out = as_owner(schema, name, || step(1, &|| w().write.clone(), Some(&rows)))?;
+    // A write step hands a payload to an after step only (a write without one hands over none), so
+    // the write need not be built to know whether one follows.
     if let Some(payload) = &out.payload {
-        if w().after.is_some() {
-            step(2, &|| w().after.clone().unwrap_or_default(), Some(payload))?;
-        }
+        step(2, &|| w().after.clone().unwrap_or_else(|| NOTHING.into()), Some(payload))?;
     }
     Ok(out)
 }
+
+/// An after step that does nothing (never run: see [`run_steps`]).
+const NOTHING: &str = "SELECT 0::bigint, 0::bigint, 0::bigint, NULL::text";
 
 /// [`run_steps`], each step planned afresh (the backfills).
 pub fn run(schema: &str, name: &str, w: &Write) -> Result<Written> {

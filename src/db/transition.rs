@@ -117,6 +117,13 @@ unsafe fn differs(
 /// `old`, of its old rows), as text (the type's output function); None when there is not exactly one
 /// row, or it is NULL.
 pub fn single_value(td: &pg_sys::TriggerData, old: bool, attnum: usize) -> Option<String> {
+    single_values(td, old, &[attnum])?.pop().flatten()
+}
+
+/// The values of attributes `attnums` (0-based) of the only row of the statement's new rows (or,
+/// with `old`, of its old rows), as text (the types' output functions), None for NULL; None when
+/// there is not exactly one row.
+pub fn single_values(td: &pg_sys::TriggerData, old: bool, attnums: &[usize]) -> Option<Vec<Option<String>>> {
     let rows = if old { td.tg_oldtable } else { td.tg_newtable };
     // SAFETY: as in update_changes: our own read pointer, rewound, over this call's rows.
     unsafe {
@@ -124,20 +131,60 @@ pub fn single_value(td: &pg_sys::TriggerData, old: bool, attnum: usize) -> Optio
             return None;
         }
         let desc = (*td.tg_relation).rd_att;
-        let attr = &(*desc).attrs.as_slice((*desc).natts as usize)[attnum];
+        let attrs = (*desc).attrs.as_slice((*desc).natts as usize);
         let slot = reader(rows, desc);
         let mut out = None;
         if pg_sys::tuplestore_gettupleslot(rows, true, false, slot) {
-            pg_sys::slot_getsomeattrs_int(slot, attnum as i32 + 1);
-            if !*(*slot).tts_isnull.add(attnum) {
-                let (mut output, mut varlena) = (pg_sys::InvalidOid, false);
-                pg_sys::getTypeOutputInfo(attr.atttypid, &mut output, &mut varlena);
-                let text = pg_sys::OidOutputFunctionCall(output, *(*slot).tts_values.add(attnum));
-                out = Some(CStr::from_ptr(text).to_string_lossy().into_owned());
-                pg_sys::pfree(text.cast());
-            }
+            pg_sys::slot_getsomeattrs_int(slot, (*desc).natts);
+            out = Some(
+                attnums
+                    .iter()
+                    .map(|&i| {
+                        if *(*slot).tts_isnull.add(i) {
+                            return None;
+                        }
+                        let (mut output, mut varlena) = (pg_sys::InvalidOid, false);
+                        pg_sys::getTypeOutputInfo(attrs[i].atttypid, &mut output, &mut varlena);
+                        let text = pg_sys::OidOutputFunctionCall(output, *(*slot).tts_values.add(i));
+                        let value = CStr::from_ptr(text).to_string_lossy().into_owned();
+                        pg_sys::pfree(text.cast());
+                        Some(value)
+                    })
+                    .collect(),
+            );
         }
         pg_sys::ExecDropSingleTupleTableSlot(slot);
+        out
+    }
+}
+
+/// For a one-row UPDATE: whether each of the attributes `attnums` (0-based) changed, compared as
+/// [`update_changes`] compares them; None when the statement is not an UPDATE of exactly one row.
+pub fn single_changes(td: &pg_sys::TriggerData, attnums: &[usize]) -> Option<Vec<bool>> {
+    let (old, new) = (td.tg_oldtable, td.tg_newtable);
+    // SAFETY: as in update_changes.
+    unsafe {
+        if old.is_null()
+            || new.is_null()
+            || pg_sys::tuplestore_tuple_count(old) != 1
+            || pg_sys::tuplestore_tuple_count(new) != 1
+        {
+            return None;
+        }
+        let desc = (*td.tg_relation).rd_att;
+        let natts = (*desc).natts;
+        let attrs = (*desc).attrs.as_slice(natts as usize);
+        let (old_slot, new_slot) = (reader(old, desc), reader(new, desc));
+        let mut out = None;
+        if pg_sys::tuplestore_gettupleslot(old, true, false, old_slot)
+            && pg_sys::tuplestore_gettupleslot(new, true, false, new_slot)
+        {
+            pg_sys::slot_getsomeattrs_int(old_slot, natts);
+            pg_sys::slot_getsomeattrs_int(new_slot, natts);
+            out = Some(attnums.iter().map(|&i| differs(&attrs[i], old_slot, new_slot, i)).collect());
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(old_slot);
+        pg_sys::ExecDropSingleTupleTableSlot(new_slot);
         out
     }
 }

@@ -76,6 +76,20 @@ const fn col(name: &'static str, kind: Kind, max_len: Option<i32>) -> CfColumn {
 
 use Kind::*;
 
+impl Kind {
+    /// The SQL type of a cf_ column of this kind (coreforge-identity.md).
+    pub fn sql_type(self) -> &'static str {
+        match self {
+            Required | Optional | Set(_) | Password => "text",
+            Timestamp | OptionalTimestamp => "timestamptz",
+            Json => "jsonb",
+            Bool(_) => "boolean",
+            Uuid => "uuid",
+        }
+    }
+}
+
+
 const USER_COLUMNS: &[CfColumn] = &[
     col("email", Required, Some(254)),
     col("name", Required, Some(255)),

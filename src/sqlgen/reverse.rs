@@ -270,13 +270,7 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
             format!("{lc} = CASE WHEN s.w{n} THEN s.n{n} ELSE {a}.{lc} END", lc = ident(w.legacy), n = i + 1)
         })
         .collect();
-    match &e.primary.soft_delete {
-        Some(SoftDelete::Timestamp(c)) => sets.push(format!("{} = NULL", ident(c))),
-        Some(SoftDelete::Boolean(c)) => {
-            sets.push(format!("{0} = CASE WHEN {a}.{0} THEN false ELSE {a}.{0} END", ident(c)))
-        }
-        None => {}
-    }
+    sets.extend(made_live(e));
     // Nothing to set (no mapped column, no soft delete): the key itself.
     if sets.is_empty() {
         sets.push(format!("{key0} = {a}.{key0}"));
@@ -326,6 +320,69 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
             literal(e.name())
         )),
     }
+}
+
+/// The `SET` of a legacy row written back: it is live (a soft-deleted one comes back).
+fn made_live(e: &Entity) -> Option<String> {
+    let a = e.primary.alias;
+    match &e.primary.soft_delete {
+        Some(SoftDelete::Timestamp(c)) => Some(format!("{} = NULL", ident(c))),
+        Some(SoftDelete::Boolean(c)) => Some(format!("{0} = CASE WHEN {a}.{0} THEN false ELSE {a}.{0} END", ident(c))),
+        None => None,
+    }
+}
+
+/// The one-row fast path of a CoreForge `UPDATE` that keeps its key (a key CoreForge and the legacy
+/// table share: no id mapping): one `UPDATE` of the legacy row by its key (`$1`, `$2`: the cf_
+/// row's key as text), setting the [`written`] columns this `UPDATE` changed (`changed`, in
+/// [`written`] order; their CoreForge values as text follow the key, in order) through the value
+/// map read backwards, as [`upsert_write`] does, and making the row live. It returns the written
+/// row's key as the rejects name it, and no row when there is no legacy row (the full path then
+/// decides). It runs as the legacy table's owner, and reads nothing but that table and its
+/// parameters.
+///
+/// Unlike [`upsert_write`], it writes the changed columns without first reading whether the legacy
+/// value already projects to the new CoreForge value: a CoreForge value that changed differs from
+/// what a legacy row in step with its old value projects to.
+/// None when a key is mapped, or nothing it writes changed.
+pub fn fast_write_back_one(e: &Entity, changed: &[bool]) -> Option<String> {
+    if e.key.iter().any(|k| k.map.is_some()) {
+        return None;
+    }
+    let a = e.primary.alias;
+    let by_key: Vec<String> = e
+        .key
+        .iter()
+        .zip(key_types(e))
+        .enumerate()
+        .map(|(i, (k, ty))| format!("{a}.{} = (${})::{ty}", ident(&k.legacy), i + 1))
+        .collect();
+    let mut param = e.key.len();
+    let mut sets = Vec::new();
+    for (w, _) in written(e).iter().zip(changed).filter(|(_, changed)| **changed) {
+        param += 1;
+        let value = format!("(${param})::{}", kind(e, w)?.sql_type());
+        sets.push(format!("{} = {}", ident(w.legacy), written_back(e, w, &value)));
+    }
+    if sets.is_empty() {
+        return None;
+    }
+    sets.extend(made_live(e));
+    Some(format!(
+        "UPDATE {table} {a} SET {sets} WHERE {by_key} RETURNING {key_text}",
+        table = e.primary.table(),
+        sets = sets.join(", "),
+        by_key = by_key.join(" AND "),
+        key_text = e.legacy_key_text(a),
+    ))
+}
+
+/// After a [`fast_write_back_one`] that wrote a row: its rejects dropped (`$1`, the key it returned).
+pub fn fast_clear_rejects_one(e: &Entity) -> String {
+    format!(
+        "DELETE FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.legacy_id = $1",
+        literal(e.name())
+    )
 }
 
 /// The legacy rows whose keys `gone` returns (as `k1`, `k2`) soft-deleted, or deleted where the

@@ -266,6 +266,12 @@ fn statements(entities: &[Entity], i: usize) -> String {
             add(&format!("reverse part {n}: after"), after.clone());
         }
     }
+    // The reverse fast path with every written column changed (a rename sets one of them).
+    let every = vec![true; reverse::written(e).len()];
+    if let Some(sql) = reverse::fast_write_back_one(e, &every) {
+        add("reverse fast path of a one-row UPDATE", sql);
+        add("reverse fast path: rejects", reverse::fast_clear_rejects_one(e));
+    }
     if let Some(w) = reverse::assign_write(e, NEW_TABLE) {
         add("reverse id assignment: read", w.read);
         add("reverse id assignment: write", w.write);

@@ -255,15 +255,38 @@ SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
 UPDATE cf_users SET updated_at = now() WHERE email = 'grace@example.com';
 SELECT pg_temp.trigger_statements() AS statements_for_a_cf_touch;
 SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
--- A CoreForge rename is written back in three statements: the read of the rows to write (with the
--- writer's rights), the write (with the legacy table owner's), and the clearing of the written rows'
--- rejects (with the extension's). An UPDATE that keeps every key removes no legacy row, so the
--- removal's statements do not run.
+-- A one-row CoreForge rename is written back in two statements: the UPDATE of the legacy row by its
+-- key, setting the columns the rename changed (with the legacy table owner's rights), and the
+-- clearing of that row's rejects (with the extension's).
 UPDATE cf_users SET name = 'Grace Hopper' WHERE email = 'grace@example.com';
 SELECT pg_temp.trigger_statements() AS statements_for_a_cf_rename;
 SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS statement, calls FROM pg_stat_statements
  WHERE NOT toplevel AND query NOT LIKE '%pg_stat_statements%' AND query !~ '^SELECT (1|\$[0-9]+) FROM ONLY ' ORDER BY 1;
+SELECT name, email FROM users WHERE email = 'grace@example.com';
+-- The same for a role changed in CoreForge: two statements, and the legacy role follows.
+UPDATE cf_memberships SET role = 'admin'
+ WHERE user_id = 'a0000000-0000-0000-0000-000000000002' AND organization_id = 'b0000000-0000-0000-0000-000000000002';
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE cf_memberships SET role = 'member'
+ WHERE user_id = 'a0000000-0000-0000-0000-000000000002' AND organization_id = 'b0000000-0000-0000-0000-000000000002';
+SELECT pg_temp.trigger_statements() AS statements_for_a_cf_role_change;
+SELECT role FROM tenant_members
+ WHERE user_id = 'a0000000-0000-0000-0000-000000000002' AND tenant_id = 'b0000000-0000-0000-0000-000000000002';
+-- A legacy row the application made unmirrorable (a blank name: rejected, CoreForge keeps its
+-- value) is made whole again by CoreForge's next write of the row, and its reject goes.
+UPDATE users SET name = '' WHERE email = 'grace@example.com';
+SELECT entity, legacy_id, reason FROM cf_rejects('users');
+UPDATE cf_users SET name = 'Grace B. Hopper' WHERE email = 'grace@example.com';
 SELECT name FROM users WHERE email = 'grace@example.com';
+SELECT count(*) AS rejects_left FROM cf_rejects('users');
+-- A CoreForge row whose legacy row is gone (deleted with the triggers off) takes the full path,
+-- which writes the row back whole.
+ALTER TABLE users DISABLE TRIGGER coreforge_sync_delete;
+DELETE FROM tenant_members WHERE user_id = (SELECT id FROM users WHERE email = 'grace@example.com');
+DELETE FROM users WHERE email = 'grace@example.com';
+ALTER TABLE users ENABLE TRIGGER coreforge_sync_delete;
+UPDATE cf_users SET name = 'Grace Hopper' WHERE email = 'grace@example.com';
+SELECT name, email FROM users WHERE email = 'grace@example.com';
 SELECT cf_rollback() IS NOT NULL AS rolled_back;
 
 SELECT check_name, status FROM cf_validation_report() WHERE status = 'fail';
