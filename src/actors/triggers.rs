@@ -139,8 +139,13 @@ enum Plan {
     /// `sqlgen::reverse::fast_write_back_one` for the written columns of this mask (bit i: the
     /// i-th of `reverse::written`).
     ReverseFastOne(u64),
-    /// `sqlgen::reverse::fast_clear_rejects_one`, after a `ReverseFastOne` that wrote its row.
+    /// `sqlgen::reverse::fast_clear_rejects_one`, after a `ReverseFastOne` or `ReverseFastInsert`
+    /// that wrote its row.
     ReverseFastClear,
+    /// `sqlgen::reverse::fast_insert_back_one`.
+    ReverseFastInsert,
+    /// `sqlgen::reverse::fast_remove_back_one`.
+    ReverseFastRemove,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -594,12 +599,14 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
     let rows = transition_rows(td);
     let keys: Vec<&str> = e.key.iter().map(|k| k.cf).collect();
     let same_keys = unchanged(td, old, new, &keys);
-    if rows == 1 && same_keys && fast_write_back(&e, &target, td)? {
-        return Ok(());
-    }
+    // One row, keyed as in the legacy table: a fast path (`fast_back`) when it can.
+    let fast = rows == 1 && fast_back(&e, &target, td, (old, new), same_keys)?;
     // Only an insert can bring a soft-deleted legacy row back (an update finds no cf_ row
     // whose legacy row is soft-deleted: the forward mirror removed it).
     let revived = if new && !old { target_dependents(&target)? } else { vec![] };
+    if fast && revived.is_empty() {
+        return Ok(());
+    }
     Spi::connect_mut(|client| {
         // SAFETY: as in mirror_trigger.
         unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
@@ -609,19 +616,21 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
         };
         // Rows born in CoreForge get legacy ids first (mapped ids; cf_cutover refuses a mapping
         // that has no way to make them).
-        if new && e.primary.map.is_some() {
+        if !fast && new && e.primary.map.is_some() {
             run(client, ReverseWrite::Assign, &e, &|| {
                 reverse_sql::assign_write(&e, NEW_TABLE).unwrap_or_else(Write::none)
             })?;
         }
         // The statement's parts: the upsert of its new rows, the removal of the keys it took away
         // (none when an UPDATE kept every row's key: the upsert alone).
-        let parts = if same_keys { 1 } else { usize::from(new) + usize::from(old) };
+        let parts = if fast { 0 } else if same_keys { 1 } else { usize::from(new) + usize::from(old) };
         for part in 0..parts {
             run(client, ReverseWrite::Statement { old, new, part }, &e, &|| {
                 reverse_sql::statement(&e, old, new).swap_remove(part)
             })?;
         }
+        // Then the legacy memberships a revived parent brought back, which CoreForge's new row
+        // does not have (a statement that finds none, after a fast insert).
         for memberships in &revived {
             run(client, ReverseWrite::Revived, memberships, &|| {
                 reverse_sql::revived_dependents_write(memberships, &e, NEW_TABLE).unwrap_or_else(Write::none)
@@ -631,37 +640,70 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
     })
 }
 
-/// The fast path of a one-row CoreForge `UPDATE` that kept its key, when the key is the legacy
-/// table's own (no id mapping): the legacy row's changed columns written by key, as the legacy
-/// table's owner (`sqlgen::reverse::fast_write_back_one`), then the written row's rejects dropped,
-/// two statements in all. Whether it did the whole job; when the legacy row is not there, it wrote
+/// The fast paths of a one-row statement on a cf_ table (`op`: its old and new rows) whose key is
+/// the legacy table's own (no id mapping), each run as the legacy table's owner
+/// (`sqlgen::reverse`): an `UPDATE` that kept its key writes the legacy row's changed columns by
+/// key (`fast_write_back_one`), an `INSERT` inserts the legacy row when its key is free
+/// (`fast_insert_back_one`); each then drops the written row's rejects. A `DELETE` soft-deletes or
+/// deletes the legacy row by key (`fast_remove_back_one`), one statement. Whether it did the whole
+/// job; when the legacy row is not there (an update) or its key is taken (an insert), it wrote
 /// nothing and the full path follows.
-fn fast_write_back(e: &Entity, target: &Target, td: &pg_sys::TriggerData) -> Result<bool> {
-    let written = reverse_sql::written(e);
-    let columns: Vec<&str> = written.iter().map(|w| w.col.cf).collect();
-    let keys: Vec<&str> = e.key.iter().map(|k| k.cf).collect();
-    let (Some(col_attnums), Some(key_attnums)) = (transition::attnums(td, &columns), transition::attnums(td, &keys))
-    else {
-        return Ok(false);
-    };
-    let Some(changed) = transition::single_changes(td, &col_attnums) else { return Ok(false) };
-    let changed_attnums: Vec<usize> =
-        col_attnums.iter().zip(&changed).filter(|(_, c)| **c).map(|(a, _)| *a).collect();
-    let (Some(key), Some(values)) =
-        (transition::single_values(td, false, &key_attnums), transition::single_values(td, false, &changed_attnums))
-    else {
-        return Ok(false);
-    };
-    if changed.len() > 64 || key.iter().any(Option::is_none) {
-        return Ok(false);
+fn fast_back(e: &Entity, target: &Target, td: &pg_sys::TriggerData, op: (bool, bool), same_keys: bool) -> Result<bool> {
+    let plan = |plan| Key { target: target.clone(), plan };
+    match op {
+        (true, true) if same_keys => {
+            let written = reverse_sql::written(e);
+            let columns: Vec<&str> = written.iter().map(|w| w.col.cf).collect();
+            let (Some(col_attnums), Some(key)) = (transition::attnums(td, &columns), cf_key(e, td, false)) else {
+                return Ok(false);
+            };
+            let Some(changed) = transition::single_changes(td, &col_attnums) else { return Ok(false) };
+            let changed_attnums: Vec<usize> =
+                col_attnums.iter().zip(&changed).filter(|(_, c)| **c).map(|(a, _)| *a).collect();
+            let Some(values) = transition::single_values(td, false, &changed_attnums) else { return Ok(false) };
+            let Some(sql) = reverse_sql::fast_write_back_one(e, &changed).filter(|_| changed.len() <= 64) else {
+                return Ok(false);
+            };
+            let mask = changed.iter().enumerate().fold(0u64, |m, (i, c)| if *c { m | 1 << i } else { m });
+            let args: Vec<Option<&str>> =
+                key.iter().map(|k| Some(k.as_str())).chain(values.iter().map(Option::as_deref)).collect();
+            write_back_one(e, target, plan(Plan::ReverseFastOne(mask)), &sql, &args)
+        }
+        (false, true) => {
+            let Some((sql, columns)) = reverse_sql::fast_insert_back_one(e) else { return Ok(false) };
+            let Some(values) = transition::attnums(td, &columns).and_then(|a| transition::single_values(td, false, &a))
+            else {
+                return Ok(false);
+            };
+            if values[..e.key.len()].iter().any(Option::is_none) {
+                return Ok(false);
+            }
+            let args: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
+            write_back_one(e, target, plan(Plan::ReverseFastInsert), &sql, &args)
+        }
+        (true, false) => {
+            let (Some(sql), Some(key)) = (reverse_sql::fast_remove_back_one(e), cf_key(e, td, true)) else {
+                return Ok(false);
+            };
+            let args: Vec<Option<&str>> = key.iter().map(|k| Some(k.as_str())).collect();
+            Spi::connect_mut(|client| {
+                owner::as_owner(&e.primary.schema, &e.primary.name, || {
+                    run_with(client, plan(Plan::ReverseFastRemove), 1, &|| sql.clone(), &args, |_| Ok(()))
+                })
+            })?;
+            Ok(true)
+        }
+        _ => Ok(false),
     }
-    let Some(sql) = reverse_sql::fast_write_back_one(e, &changed) else { return Ok(false) };
-    let mask = changed.iter().enumerate().fold(0u64, |m, (i, c)| if *c { m | 1 << i } else { m });
-    let args: Vec<Option<&str>> = key.iter().chain(&values).map(Option::as_deref).collect();
+}
+
+/// Runs a fast write of one legacy row (`key`'s plan of `sql` with `args`) as the legacy table's
+/// owner; when it wrote the row (it returns the row's key as the rejects name it), drops that
+/// row's rejects. Whether it wrote the row.
+fn write_back_one(e: &Entity, target: &Target, key: Key, sql: &str, args: &[Option<&str>]) -> Result<bool> {
     Spi::connect_mut(|client| {
-        let plan = Key { target: target.clone(), plan: Plan::ReverseFastOne(mask) };
         let Some(legacy_id) = owner::as_owner(&e.primary.schema, &e.primary.name, || {
-            run_with(client, plan, 1, &|| sql.clone(), &args, |t| {
+            run_with(client, key, 1, &|| sql.to_string(), args, |t| {
                 Ok(if t.is_empty() { None } else { t.first().get::<String>(1)? })
             })
         })?
@@ -672,6 +714,13 @@ fn fast_write_back(e: &Entity, target: &Target, td: &pg_sys::TriggerData) -> Res
         run_with(client, plan, 1, &|| reverse_sql::fast_clear_rejects_one(e), &[Some(&legacy_id)], |_| Ok(()))?;
         Ok(true)
     })
+}
+
+/// The cf_ key of the one row of a statement on a cf_ table (from its old row with `old`), as text,
+/// in key order; None when there is not exactly one row, or a key column is NULL.
+fn cf_key(e: &Entity, td: &pg_sys::TriggerData, old: bool) -> Option<Vec<String>> {
+    let keys: Vec<&str> = e.key.iter().map(|k| k.cf).collect();
+    transition::single_values(td, old, &transition::attnums(td, &keys)?)?.into_iter().collect()
 }
 
 /// The freeze (phase legacy_frozen), a BEFORE statement trigger on each legacy table: refuses the

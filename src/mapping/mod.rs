@@ -802,14 +802,14 @@ pub fn copyable(entity: EntityKind, name: &str) -> Option<(&'static str, &'stati
         return Some(("timestamptz", NOW, false, None));
     }
     let c = cf_columns(entity).iter().find(|c| c.name == name)?;
-    let (ty, sample) = match c.kind {
-        Kind::Required | Kind::Optional | Kind::Set(_) | Kind::Password => ("text", "'x'::text"),
-        Kind::Timestamp | Kind::OptionalTimestamp => ("timestamptz", NOW),
-        Kind::Json => ("jsonb", "'{}'::jsonb"),
-        Kind::Bool(_) => ("boolean", "true"),
-        Kind::Uuid => ("uuid", UUID),
+    let sample = match c.kind {
+        Kind::Required | Kind::Optional | Kind::Set(_) | Kind::Password => "'x'::text",
+        Kind::Timestamp | Kind::OptionalTimestamp => NOW,
+        Kind::Json => "'{}'::jsonb",
+        Kind::Bool(_) => "true",
+        Kind::Uuid => UUID,
     };
-    Some((ty, sample, unique, c.max_len))
+    Some((c.kind.sql_type(), sample, unique, c.max_len))
 }
 
 /// The reverse defaults of `r`: (legacy column, SQL over the cf_ row `c`).

@@ -17,7 +17,7 @@
 //! (`cf_sync_legacy()`) runs the same pieces over whole tables.
 
 use super::mirror::{NEW_TABLE, OLD_TABLE};
-use crate::mapping::{encoded_password, Col, Entity, ParentCheck, SoftDelete};
+use crate::mapping::{copyable, encoded_password, Col, Entity, ParentCheck, SoftDelete};
 use crate::quote::{ident, literal};
 use crate::settings::{cf_column, Kind};
 
@@ -332,6 +332,111 @@ fn made_live(e: &Entity) -> Option<String> {
     }
 }
 
+/// The soft delete (or, without a soft-delete rule, the delete) of the live legacy rows that match
+/// `matched`, joined to `from` (an `UPDATE`'s `FROM`) or `using` (a `DELETE`'s `USING`), returning 1
+/// per row.
+fn removal(e: &Entity, from: &str, using: &str, matched: &str) -> String {
+    let a = e.primary.alias;
+    let table = e.primary.table();
+    match &e.primary.soft_delete {
+        Some(sd) => {
+            let set = match sd {
+                SoftDelete::Timestamp(c) => format!("{} = pg_catalog.now()", ident(c)),
+                SoftDelete::Boolean(c) => format!("{} = true", ident(c)),
+            };
+            format!("UPDATE {table} {a} SET {set}{from} WHERE {matched} AND {} RETURNING 1", e.primary.live(a))
+        }
+        None => format!("DELETE FROM {table} {a}{using} WHERE {matched} RETURNING 1"),
+    }
+}
+
+/// `a."id" = ($1)::uuid` (and `a."tenant_id" = ($2)::uuid`): the legacy row of the cf_ key given
+/// as text parameters (a key CoreForge and the legacy table share).
+fn legacy_key_params(e: &Entity) -> String {
+    let a = e.primary.alias;
+    e.key
+        .iter()
+        .zip(key_types(e))
+        .enumerate()
+        .map(|(i, (k, ty))| format!("{a}.{} = (${})::{ty}", ident(&k.legacy), i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The one-row fast path of a CoreForge `INSERT` (a key CoreForge and the legacy table share: no id
+/// mapping): one `INSERT` of the legacy row [`upsert_write`] would insert for a new key, as the
+/// legacy table's owner, when the table has no row of that key. Its parameters, as text, are the
+/// values of the cf_ columns it returns, in order (the key, the written columns, the columns the
+/// reverse defaults copy); the statement reads them as the cf_ row `c`, so that the value maps
+/// read backwards and the reverse defaults are the same expressions as the full path's. It returns
+/// the new row's key as the rejects name it, and no row when the key is taken (a soft-deleted row
+/// comes back through the full path, with its memberships). None when a key is mapped.
+pub fn fast_insert_back_one(e: &Entity) -> Option<(String, Vec<&str>)> {
+    if e.key.iter().any(|k| k.map.is_some()) {
+        return None;
+    }
+    let a = e.primary.alias;
+    let cols = written(e);
+    // The cf_ row `c`: its keys (uuids), written columns and the columns reverse defaults copy.
+    let mut row: Vec<(&str, &str)> = e.key.iter().map(|k| (k.cf, "uuid")).collect();
+    for w in &cols {
+        row.push((w.col.cf, kind(e, w)?.sql_type()));
+    }
+    for (_, v) in &e.reverse_defaults {
+        let Some(from) = v.strip_prefix("c.") else { continue };
+        let name = from.trim_matches('"');
+        if !row.iter().any(|(c, _)| *c == name) {
+            row.push((name, copyable(e.kind, name)?.0));
+        }
+    }
+    let c_row: Vec<String> =
+        row.iter().enumerate().map(|(i, (c, ty))| format!("(${})::{ty} AS {}", i + 1, ident(c))).collect();
+    let live_flag = match &e.primary.soft_delete {
+        Some(SoftDelete::Boolean(c)) => Some(c),
+        _ => None,
+    };
+    let names: Vec<String> = e
+        .key
+        .iter()
+        .map(|k| ident(&k.legacy))
+        .chain(cols.iter().map(|w| ident(w.legacy)))
+        .chain(live_flag.map(|c| ident(c)))
+        .chain(e.reverse_defaults.iter().map(|(legacy, _)| ident(legacy)))
+        .collect();
+    let values: Vec<String> = e
+        .key
+        .iter()
+        .map(|k| format!("c.{}", ident(k.cf)))
+        .chain(cols.iter().map(|w| written_back(e, w, &format!("c.{}", ident(w.col.cf)))))
+        .chain(live_flag.map(|_| "false".to_string()))
+        .chain(e.reverse_defaults.iter().map(|(_, v)| v.clone()))
+        .collect();
+    let taken: Vec<String> =
+        e.key.iter().map(|k| format!("x.{} = c.{}", ident(&k.legacy), ident(k.cf))).collect();
+    let sql = format!(
+        "INSERT INTO {table} AS {a} ({names}) OVERRIDING SYSTEM VALUE SELECT {values} FROM (SELECT {c_row}) c \
+         WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {taken}) RETURNING {key_text}",
+        table = e.primary.table(),
+        names = names.join(", "),
+        values = values.join(", "),
+        c_row = c_row.join(", "),
+        taken = taken.join(" AND "),
+        key_text = e.legacy_key_text(a),
+    );
+    Some((sql, row.into_iter().map(|(c, _)| c).collect()))
+}
+
+/// The one-row fast path of a CoreForge `DELETE` (a key CoreForge and the legacy table share: no
+/// id mapping): the legacy row of the key (`$1`, `$2`, as text) soft-deleted, or deleted where the
+/// table has no soft-delete rule, as [`statement`]'s removal does; one statement, as the legacy
+/// table's owner, complete whatever it finds. None when a key is mapped.
+pub fn fast_remove_back_one(e: &Entity) -> Option<String> {
+    if e.key.iter().any(|k| k.map.is_some()) {
+        return None;
+    }
+    Some(removal(e, "", "", &legacy_key_params(e)))
+}
+
 /// The one-row fast path of a CoreForge `UPDATE` that keeps its key (a key CoreForge and the legacy
 /// table share: no id mapping): one `UPDATE` of the legacy row by its key (`$1`, `$2`: the cf_
 /// row's key as text), setting the [`written`] columns this `UPDATE` changed (`changed`, in
@@ -350,13 +455,6 @@ pub fn fast_write_back_one(e: &Entity, changed: &[bool]) -> Option<String> {
         return None;
     }
     let a = e.primary.alias;
-    let by_key: Vec<String> = e
-        .key
-        .iter()
-        .zip(key_types(e))
-        .enumerate()
-        .map(|(i, (k, ty))| format!("{a}.{} = (${})::{ty}", ident(&k.legacy), i + 1))
-        .collect();
     let mut param = e.key.len();
     let mut sets = Vec::new();
     for (w, _) in written(e).iter().zip(changed).filter(|(_, changed)| **changed) {
@@ -372,7 +470,7 @@ pub fn fast_write_back_one(e: &Entity, changed: &[bool]) -> Option<String> {
         "UPDATE {table} {a} SET {sets} WHERE {by_key} RETURNING {key_text}",
         table = e.primary.table(),
         sets = sets.join(", "),
-        by_key = by_key.join(" AND "),
+        by_key = legacy_key_params(e),
         key_text = e.legacy_key_text(a),
     ))
 }
@@ -388,22 +486,7 @@ pub fn fast_clear_rejects_one(e: &Entity) -> String {
 /// The legacy rows whose keys `gone` returns (as `k1`, `k2`) soft-deleted, or deleted where the
 /// legacy table has no soft-delete rule.
 fn removal_write(e: &Entity, gone: &str) -> Write {
-    let a = e.primary.alias;
-    let table = e.primary.table();
-    let matched = legacy_key_match(e, a, "g");
-    let del = match &e.primary.soft_delete {
-        Some(sd) => {
-            let set = match sd {
-                SoftDelete::Timestamp(c) => format!("{} = pg_catalog.now()", ident(c)),
-                SoftDelete::Boolean(c) => format!("{} = true", ident(c)),
-            };
-            format!(
-                "UPDATE {table} {a} SET {set} FROM g WHERE {matched} AND {} RETURNING 1",
-                e.primary.live(a)
-            )
-        }
-        None => format!("DELETE FROM {table} {a} USING g WHERE {matched} RETURNING 1"),
-    };
+    let del = removal(e, " FROM g", " USING g", &legacy_key_match(e, e.primary.alias, "g"));
     Write {
         read: as_json(gone),
         write: format!(

@@ -272,6 +272,12 @@ fn statements(entities: &[Entity], i: usize) -> String {
         add("reverse fast path of a one-row UPDATE", sql);
         add("reverse fast path: rejects", reverse::fast_clear_rejects_one(e));
     }
+    if let Some((sql, params)) = reverse::fast_insert_back_one(e) {
+        add(&format!("reverse fast path of a one-row INSERT (parameters: {})", params.join(", ")), sql);
+    }
+    if let Some(sql) = reverse::fast_remove_back_one(e) {
+        add("reverse fast path of a one-row DELETE", sql);
+    }
     if let Some(w) = reverse::assign_write(e, NEW_TABLE) {
         add("reverse id assignment: read", w.read);
         add("reverse id assignment: write", w.write);

@@ -279,6 +279,26 @@ SELECT entity, legacy_id, reason FROM cf_rejects('users');
 UPDATE cf_users SET name = 'Grace B. Hopper' WHERE email = 'grace@example.com';
 SELECT name FROM users WHERE email = 'grace@example.com';
 SELECT count(*) AS rejects_left FROM cf_rejects('users');
+-- A user born in CoreForge: three statements, the INSERT of the legacy row (with the legacy table
+-- owner's rights), the clearing of its rejects, and the read of the legacy memberships a revived
+-- legacy row would bring back (none: the row is new). A membership born in CoreForge: two.
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+INSERT INTO cf_users (id, email, name) VALUES ('c0000000-0000-0000-0000-000000000001', 'born@coreforge.test', 'Born in CoreForge');
+SELECT pg_temp.trigger_statements() AS statements_for_a_cf_sign_up;
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+INSERT INTO cf_memberships (user_id, organization_id, role)
+VALUES ('c0000000-0000-0000-0000-000000000001', 'b0000000-0000-0000-0000-000000000001', 'member');
+SELECT pg_temp.trigger_statements() AS statements_for_a_cf_membership;
+SELECT u.email, m.role FROM tenant_members m JOIN users u ON u.id = m.user_id
+ WHERE m.user_id = 'c0000000-0000-0000-0000-000000000001';
+-- A CoreForge user deleted: one statement, the soft delete of the legacy row by its key (its
+-- membership first: one statement too, the legacy membership deleted by its key).
+DELETE FROM cf_memberships WHERE user_id = 'c0000000-0000-0000-0000-000000000001';
+SELECT count(*) AS legacy_memberships_left FROM tenant_members WHERE user_id = 'c0000000-0000-0000-0000-000000000001';
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+DELETE FROM cf_users WHERE id = 'c0000000-0000-0000-0000-000000000001';
+SELECT pg_temp.trigger_statements() AS statements_for_a_cf_delete;
+SELECT name, deleted_at IS NOT NULL AS soft_deleted FROM users WHERE id = 'c0000000-0000-0000-0000-000000000001';
 -- A CoreForge row whose legacy row is gone (deleted with the triggers off) takes the full path,
 -- which writes the row back whole.
 ALTER TABLE users DISABLE TRIGGER coreforge_sync_delete;
