@@ -602,8 +602,14 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
     // One row, keyed as in the legacy table: a fast path (`fast_back`) when it can.
     let fast = rows == 1 && fast_back(&e, &target, td, (old, new), same_keys)?;
     // Only an insert can bring a soft-deleted legacy row back (an update finds no cf_ row
-    // whose legacy row is soft-deleted: the forward mirror removed it).
-    let revived = if new && !old { target_dependents(&target)? } else { vec![] };
+    // whose legacy row is soft-deleted: the forward mirror removed it). A fast insert made a row
+    // new to the legacy table: it has legacy memberships only where no foreign key forbids them.
+    let revived: Vec<Rc<Entity>> = if new && !old {
+        let enforced = |d: &Entity| fast && d.parent(e.kind).is_some_and(|p| p.enforced);
+        target_dependents(&target)?.into_iter().filter(|d| !enforced(d)).collect()
+    } else {
+        vec![]
+    };
     if fast && revived.is_empty() {
         return Ok(());
     }

@@ -26,6 +26,19 @@ impl Catalog for Live {
         )?
         .unwrap_or(false))
     }
+    fn references(&self, schema: &str, table: &str, column: &str, ref_schema: &str, ref_table: &str) -> Result<bool> {
+        Ok(Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c \
+               JOIN pg_catalog.pg_class r ON r.oid = c.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
+               JOIN pg_catalog.pg_class f ON f.oid = c.confrelid JOIN pg_catalog.pg_namespace fs ON fs.oid = f.relnamespace \
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+              WHERE c.contype = 'f' AND c.convalidated AND NOT c.condeferrable \
+                AND pg_catalog.cardinality(c.conkey) = 1 AND a.attname = $3 \
+                AND n.nspname = $1 AND r.relname = $2 AND fs.nspname = $4 AND f.relname = $5)",
+            &[schema.into(), table.into(), column.into(), ref_schema.into(), ref_table.into()],
+        )?
+        .unwrap_or(false))
+    }
     fn canonical(&self, value: &str, target: &str) -> Result<Option<String>> {
         Ok(Spi::get_one_with_args::<String>(
             "SELECT coreforge_sync.canonical($1, $2::pg_catalog.regtype)",

@@ -46,6 +46,9 @@ pub trait Catalog {
     /// Whether the jsonb value of the SQL expression `sample` goes into a column of type `target`
     /// (as the reverse sync hands values over: through `jsonb_to_recordset`).
     fn fits(&self, sample: &str, target: &str) -> Result<bool>;
+    /// Whether `schema.table` has a foreign key on exactly `column` to `ref_schema.ref_table` that
+    /// holds for every row: validated, and checked at once (not deferrable).
+    fn references(&self, schema: &str, table: &str, column: &str, ref_schema: &str, ref_table: &str) -> Result<bool>;
     /// `value` read as a `target` and written back as text, as PostgreSQL writes it ('t' as a
     /// boolean is 'true'); None when it is not a `target` at all.
     fn canonical(&self, value: &str, target: &str) -> Result<Option<String>>;
@@ -219,6 +222,10 @@ pub struct Parent {
     pub cf_table: &'static str,
     /// The expression of the parent's CoreForge id in the projection.
     pub cf_id: String,
+    /// Whether a legacy foreign key on `fk_legacy` holds every legacy membership to an existing
+    /// legacy parent row (`Resolved::enforced_refs`): then a parent row new to the legacy table
+    /// has no legacy memberships.
+    pub enforced: bool,
 }
 
 /// Why a live row cannot be mirrored: a condition over the projection's aliases, a reason code
@@ -919,20 +926,21 @@ fn primary_id(r: &Resolved) -> Result<String> {
 
 pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &str) -> Result<Entity> {
     let primary = source(rm, "m");
-    let parent = |entity: EntityKind, r: &Resolved, alias: &'static str, fk: &str, fk_cf, cf_table| {
+    let parent = |entity: EntityKind, r: &Resolved, alias: &'static str, fk: &str, fk_cf, cf_table, enforced| {
         let source = source(r, alias);
         // A kept id is the reference itself; a mapped one is read from the mapping.
         let cf_id = match &source.map {
             Some(_) => source.cf_id(),
             None => format!("m.{}", ident(fk)),
         };
-        Parent { entity, source, fk_legacy: fk.to_string(), fk_cf, cf_table, cf_id }
+        Parent { entity, source, fk_legacy: fk.to_string(), fk_cf, cf_table, cf_id, enforced }
     };
     let missing = |key: &str| Error::invalid(format!("coreforge_sync: memberships need \"{key}\""));
     let user_ref = rm.settings.user_ref.as_deref().ok_or_else(|| missing("user_ref"))?;
     let org_ref = rm.settings.organization_ref.as_deref().ok_or_else(|| missing("organization_ref"))?;
-    let pu = parent(EntityKind::Users, ru, "u", user_ref, "user_id", "cf_users");
-    let po = parent(EntityKind::Organizations, ro, "t", org_ref, "organization_id", "cf_organizations");
+    let pu = parent(EntityKind::Users, ru, "u", user_ref, "user_id", "cf_users", rm.enforced_refs[0]);
+    let po =
+        parent(EntityKind::Organizations, ro, "t", org_ref, "organization_id", "cf_organizations", rm.enforced_refs[1]);
     let (columns, problems) = columns(rm, "m");
     let label =
         format!("{} || ' in ' || {}", build_single(ru, cf_schema)?.label, build_single(ro, cf_schema)?.label);

@@ -26,6 +26,9 @@ pub struct Resolved {
     /// Mapped ids: the expression that gives a new legacy row its id (the column's default or
     /// identity), for rows born in CoreForge; None when it has neither.
     pub id_default: Option<String>,
+    /// Memberships: whether a legacy foreign key holds user_ref, and organization_ref, to the
+    /// parent's legacy table ([`Catalog::references`]).
+    pub enforced_refs: [bool; 2],
 }
 
 fn type_fits(kind: Kind, c: &ColumnInfo) -> bool {
@@ -434,6 +437,7 @@ pub fn resolve(
         }
     }
 
+    let mut enforced_refs = [false; 2];
     if entity == EntityKind::Memberships {
         let pair = [s.user_ref.clone().unwrap_or_default(), s.organization_ref.clone().unwrap_or_default()];
         let mut found = true;
@@ -447,6 +451,7 @@ pub fn resolve(
                         ));
                     }
                     if let Some(r) = refs.map(|(u, o)| if parent == 0 { u } else { o }) {
+                        enforced_refs[parent] = cat.references(&schema, &table, col, &r.schema, &r.table)?;
                         if let Some((_, _, t)) = &r.id {
                             if sql_type(&c.type_name) != t.as_str() {
                                 problems.push(format!(
@@ -469,7 +474,7 @@ pub fn resolve(
             }
         }
     }
-    Ok(Some(Resolved { entity, settings: s, schema, table, id, key_order, columns: cols, id_default }))
+    Ok(Some(Resolved { entity, settings: s, schema, table, id, key_order, columns: cols, id_default, enforced_refs }))
 }
 
 /// Whether `s` is a uuid in its canonical text form (`8-4-4-4-12` hex digits).

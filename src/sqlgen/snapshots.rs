@@ -82,6 +82,9 @@ impl Catalog for Fixed {
     fn fits(&self, _sample: &str, _target: &str) -> Result<bool> {
         Ok(true)
     }
+    fn references(&self, _: &str, _: &str, _: &str, _: &str, _: &str) -> Result<bool> {
+        Ok(true)
+    }
     fn canonical(&self, value: &str, _target: &str) -> Result<Option<String>> {
         Ok(Some(value.to_string()))
     }
