@@ -3,7 +3,7 @@
 # (target/bench-cluster, port $BENCH_PORT, default 54331).
 #
 #   scripts/bench.sh            default size: 1M users, 100k organizations, 3M memberships (~30 min)
-#   scripts/bench.sh quick      20k users, 2k organizations, 60k memberships (a smoke run, ~2 min)
+#   scripts/bench.sh quick      20k users, 2k organizations, 60k memberships (a smoke run, about 15 min)
 #   BENCH_USERS=200000 BENCH_ORGS=20000 BENCH_REPS=5 scripts/bench.sh
 #
 # Every comparison runs at least 3 times (BENCH_REPS), alternating ours and the baseline; the table
