@@ -373,7 +373,7 @@ pub fn fast_remove_one(e: &Entity, deps: &[&Entity]) -> String {
         format!(
             "NOT EXISTS (SELECT 1 FROM coreforge_sync.rejects x WHERE x.entity = {} AND x.legacy_id = {})",
             literal(e.name()),
-            e.legacy_key_text_of(&[key.clone()])
+            e.legacy_key_text_of(std::slice::from_ref(&key))
         ),
     ];
     if !e.unique.is_empty() {

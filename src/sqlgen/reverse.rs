@@ -275,27 +275,13 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
     if sets.is_empty() {
         sets.push(format!("{key0} = {a}.{key0}"));
     }
-    // A new legacy row: its key, the mapped columns, and live (a boolean soft delete is written
-    // false, a timestamp one is left NULL).
-    let live_flag = match &e.primary.soft_delete {
-        Some(SoftDelete::Boolean(c)) => Some(c),
-        _ => None,
-    };
-    let insert_names: Vec<String> = e
-        .key
-        .iter()
-        .map(|k| ident(&k.legacy))
-        .chain(cols.iter().map(|w| ident(w.legacy)))
-        .chain(live_flag.map(|c| ident(c)))
-        .chain(e.reverse_defaults.iter().map(|(legacy, _)| ident(legacy)))
-        .collect();
-    let insert_values: Vec<String> = keys
-        .iter()
-        .cloned()
-        .chain((1..=cols.len()).map(|n| format!("s.n{n}")))
-        .chain(live_flag.map(|_| "false".to_string()))
-        .chain((1..=e.reverse_defaults.len()).map(|n| format!("s.d{n}")))
-        .collect();
+    let (insert_names, insert_values) = new_legacy_row(
+        e,
+        &cols,
+        keys,
+        (1..=cols.len()).map(|n| format!("s.n{n}")).collect(),
+        (1..=e.reverse_defaults.len()).map(|n| format!("s.d{n}")).collect(),
+    );
     let key_text = e.legacy_key_text(a);
     let write = format!(
         "WITH s AS MATERIALIZED (SELECT * FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS s({defs})), \
@@ -320,6 +306,33 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
             literal(e.name())
         )),
     }
+}
+
+/// The columns of a legacy row born in CoreForge, and their values: its key (`keys`, in key order),
+/// the [`written`] columns (`values`, in that order), live (a boolean soft delete is written false,
+/// a timestamp one is left NULL), and the reverse defaults (`defaults`, in order).
+fn new_legacy_row(
+    e: &Entity,
+    cols: &[Written],
+    keys: Vec<String>,
+    values: Vec<String>,
+    defaults: Vec<String>,
+) -> (Vec<String>, Vec<String>) {
+    let live_flag = match &e.primary.soft_delete {
+        Some(SoftDelete::Boolean(c)) => Some(c),
+        _ => None,
+    };
+    let names = e
+        .key
+        .iter()
+        .map(|k| ident(&k.legacy))
+        .chain(cols.iter().map(|w| ident(w.legacy)))
+        .chain(live_flag.map(|c| ident(c)))
+        .chain(e.reverse_defaults.iter().map(|(legacy, _)| ident(legacy)))
+        .collect();
+    let values =
+        keys.into_iter().chain(values).chain(live_flag.map(|_| "false".to_string())).chain(defaults).collect();
+    (names, values)
 }
 
 /// The `SET` of a legacy row written back: it is live (a soft-deleted one comes back).
@@ -391,26 +404,13 @@ pub fn fast_insert_back_one(e: &Entity) -> Option<(String, Vec<&str>)> {
     }
     let c_row: Vec<String> =
         row.iter().enumerate().map(|(i, (c, ty))| format!("(${})::{ty} AS {}", i + 1, ident(c))).collect();
-    let live_flag = match &e.primary.soft_delete {
-        Some(SoftDelete::Boolean(c)) => Some(c),
-        _ => None,
-    };
-    let names: Vec<String> = e
-        .key
-        .iter()
-        .map(|k| ident(&k.legacy))
-        .chain(cols.iter().map(|w| ident(w.legacy)))
-        .chain(live_flag.map(|c| ident(c)))
-        .chain(e.reverse_defaults.iter().map(|(legacy, _)| ident(legacy)))
-        .collect();
-    let values: Vec<String> = e
-        .key
-        .iter()
-        .map(|k| format!("c.{}", ident(k.cf)))
-        .chain(cols.iter().map(|w| written_back(e, w, &format!("c.{}", ident(w.col.cf)))))
-        .chain(live_flag.map(|_| "false".to_string()))
-        .chain(e.reverse_defaults.iter().map(|(_, v)| v.clone()))
-        .collect();
+    let (names, values) = new_legacy_row(
+        e,
+        &cols,
+        e.key.iter().map(|k| format!("c.{}", ident(k.cf))).collect(),
+        cols.iter().map(|w| written_back(e, w, &format!("c.{}", ident(w.col.cf)))).collect(),
+        e.reverse_defaults.iter().map(|(_, v)| v.clone()).collect(),
+    );
     let taken: Vec<String> =
         e.key.iter().map(|k| format!("x.{} = c.{}", ident(&k.legacy), ident(k.cf))).collect();
     let sql = format!(
@@ -475,7 +475,8 @@ pub fn fast_write_back_one(e: &Entity, changed: &[bool]) -> Option<String> {
     ))
 }
 
-/// After a [`fast_write_back_one`] that wrote a row: its rejects dropped (`$1`, the key it returned).
+/// After a [`fast_write_back_one`] or [`fast_insert_back_one`] that wrote a row: its rejects dropped
+/// (`$1`, the key it returned).
 pub fn fast_clear_rejects_one(e: &Entity) -> String {
     format!(
         "DELETE FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.legacy_id = $1",
