@@ -144,6 +144,10 @@ enum Plan {
     ReverseFastClear,
     /// `sqlgen::reverse::fast_insert_back_one`.
     ReverseFastInsert,
+    /// `sqlgen::reverse::fast_write_back` (an UPDATE of several rows).
+    ReverseFast,
+    /// `sqlgen::reverse::clear_rejects`, after a `ReverseFast` that wrote rows.
+    ReverseFastClearMany,
     /// `sqlgen::reverse::fast_remove_back_one`.
     ReverseFastRemove,
 }
@@ -599,8 +603,8 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
     let rows = transition_rows(td);
     let keys: Vec<&str> = e.key.iter().map(|k| k.cf).collect();
     let same_keys = unchanged(td, old, new, &keys);
-    // One row, keyed as in the legacy table: a fast path (`fast_back`) when it can.
-    let fast = rows == 1 && fast_back(&e, &target, td, (old, new), same_keys)?;
+    // Keyed as in the legacy table: a fast path (`fast_back`) when it can.
+    let fast = fast_back(&e, &target, td, (old, new), same_keys, rows)?;
     // Only an insert can bring a soft-deleted legacy row back (an update finds no cf_ row
     // whose legacy row is soft-deleted: the forward mirror removed it). A fast insert made a row
     // new to the legacy table: it has legacy memberships only where no foreign key forbids them.
@@ -646,18 +650,52 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
     })
 }
 
-/// The fast paths of a one-row statement on a cf_ table (`op`: its old and new rows) whose key is
-/// the legacy table's own (no id mapping), each run as the legacy table's owner
-/// (`sqlgen::reverse`): an `UPDATE` that kept its key writes the legacy row's changed columns by
-/// key (`fast_write_back_one`), an `INSERT` inserts the legacy row when its key is free
+/// The fast paths of a statement on a cf_ table (`op`: its old and new rows; `rows` of them) whose
+/// key is the legacy table's own (no id mapping), each run as the legacy table's owner
+/// (`sqlgen::reverse`): an `UPDATE` that kept every key writes the legacy rows' changed columns by
+/// key (`fast_write_back_one` for one row, `fast_write_back` joined to the transition tables for
+/// several); for one row, an `INSERT` inserts the legacy row when its key is free
 /// (`fast_insert_back_one`); each then drops the written row's rejects. A `DELETE` soft-deletes or
 /// deletes the legacy row by key (`fast_remove_back_one`), one statement. Whether it did the whole
-/// job; when the legacy row is not there (an update) or its key is taken (an insert), it wrote
-/// nothing and the full path follows.
-fn fast_back(e: &Entity, target: &Target, td: &pg_sys::TriggerData, op: (bool, bool), same_keys: bool) -> Result<bool> {
+/// job; when a legacy row is not there (an update) or its key is taken (an insert), the full path
+/// follows (after an update of several rows, for the rows not written).
+fn fast_back(
+    e: &Entity,
+    target: &Target,
+    td: &pg_sys::TriggerData,
+    op: (bool, bool),
+    same_keys: bool,
+    rows: i64,
+) -> Result<bool> {
     let plan = |plan| Key { target: target.clone(), plan };
     match op {
-        (true, true) if same_keys => {
+        (true, true) if same_keys && rows > 1 => {
+            let Some(sql) = reverse_sql::fast_write_back(e) else { return Ok(false) };
+            let written = reverse_sql::written(e);
+            let columns: Vec<&str> = written.iter().map(|w| w.col.cf).collect();
+            let Some(changed) = transition::attnums(td, &columns).and_then(|a| transition::changed_rows(td, &a))
+            else {
+                return Ok(false);
+            };
+            Spi::connect_mut(|client| {
+                // SAFETY: as in mirror(): exposes this call's transition tables to its statements.
+                unsafe { pg_sys::SPI_register_trigger_data(td as *const _ as *mut _) };
+                let (count, ids) = owner::as_owner(&e.primary.schema, &e.primary.name, || {
+                    run_with(client, plan(Plan::ReverseFast), rows, &|| sql.clone(), &[], |t| {
+                        let row = t.first();
+                        Ok((row.get::<i64>(1)?.unwrap_or(0), row.get::<String>(2)?))
+                    })
+                })?;
+                if let Some(ids) = ids {
+                    let clear = || reverse_sql::clear_rejects(e);
+                    run_with(client, plan(Plan::ReverseFastClearMany), rows, &clear, &[Some(&ids)], |_| Ok(()))?;
+                }
+                // Fewer rows written than changed: some had no legacy row, and the full path follows
+                // (it finds the rows written here in step, and inserts the others back).
+                Ok(count == changed)
+            })
+        }
+        (true, true) if same_keys && rows == 1 => {
             let written = reverse_sql::written(e);
             let columns: Vec<&str> = written.iter().map(|w| w.col.cf).collect();
             let (Some(col_attnums), Some(key)) = (transition::attnums(td, &columns), cf_key(e, td, false)) else {
@@ -675,7 +713,7 @@ fn fast_back(e: &Entity, target: &Target, td: &pg_sys::TriggerData, op: (bool, b
                 key.iter().map(|k| Some(k.as_str())).chain(values.iter().map(Option::as_deref)).collect();
             write_back_one(e, target, plan(Plan::ReverseFastOne(mask)), &sql, &args)
         }
-        (false, true) => {
+        (false, true) if rows == 1 => {
             let Some((sql, columns)) = reverse_sql::fast_insert_back_one(e) else { return Ok(false) };
             let Some(values) = transition::attnums(td, &columns).and_then(|a| transition::single_values(td, false, &a))
             else {
@@ -687,7 +725,7 @@ fn fast_back(e: &Entity, target: &Target, td: &pg_sys::TriggerData, op: (bool, b
             let args: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
             write_back_one(e, target, plan(Plan::ReverseFastInsert), &sql, &args)
         }
-        (true, false) => {
+        (true, false) if rows == 1 => {
             let (Some(sql), Some(key)) = (reverse_sql::fast_remove_back_one(e), cf_key(e, td, true)) else {
                 return Ok(false);
             };

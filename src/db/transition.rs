@@ -158,6 +158,35 @@ pub fn single_values(td: &pg_sys::TriggerData, old: bool, attnums: &[usize]) -> 
     }
 }
 
+/// For an UPDATE: in how many of its rows some attribute of `attnums` (0-based) changed, compared as
+/// [`update_changes`] compares them; None when the statement has no old and new rows to pair.
+pub fn changed_rows(td: &pg_sys::TriggerData, attnums: &[usize]) -> Option<i64> {
+    let (old, new) = (td.tg_oldtable, td.tg_newtable);
+    // SAFETY: as in update_changes.
+    unsafe {
+        if old.is_null() || new.is_null() || pg_sys::tuplestore_tuple_count(old) != pg_sys::tuplestore_tuple_count(new) {
+            return None;
+        }
+        let desc = (*td.tg_relation).rd_att;
+        let natts = (*desc).natts;
+        let attrs = (*desc).attrs.as_slice(natts as usize);
+        let (old_slot, new_slot) = (reader(old, desc), reader(new, desc));
+        let mut count = 0;
+        while pg_sys::tuplestore_gettupleslot(old, true, false, old_slot)
+            && pg_sys::tuplestore_gettupleslot(new, true, false, new_slot)
+        {
+            pg_sys::slot_getsomeattrs_int(old_slot, natts);
+            pg_sys::slot_getsomeattrs_int(new_slot, natts);
+            if attnums.iter().any(|&i| differs(&attrs[i], old_slot, new_slot, i)) {
+                count += 1;
+            }
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(old_slot);
+        pg_sys::ExecDropSingleTupleTableSlot(new_slot);
+        Some(count)
+    }
+}
+
 /// For a one-row UPDATE: whether each of the attributes `attnums` (0-based) changed, compared as
 /// [`update_changes`] compares them; None when the statement is not an UPDATE of exactly one row.
 pub fn single_changes(td: &pg_sys::TriggerData, attnums: &[usize]) -> Option<Vec<bool>> {

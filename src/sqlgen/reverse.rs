@@ -300,12 +300,61 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
     Write {
         read,
         write,
-        after: Some(format!(
-            "WITH d AS (DELETE FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.legacy_id = ANY ($1::text[]) \
-             RETURNING 1) SELECT 0::bigint, 0::bigint, (SELECT pg_catalog.count(*) FROM d), NULL::text",
-            literal(e.name())
-        )),
+        after: Some(clear_rejects(e)),
     }
+}
+
+/// The rejects of the legacy rows written dropped: `$1` is their keys as the rejects name them (a
+/// `text[]` as text). An after step: the row `(0, 0, deleted, NULL)`.
+pub fn clear_rejects(e: &Entity) -> String {
+    format!(
+        "WITH d AS (DELETE FROM coreforge_sync.rejects r WHERE r.entity = {} AND r.legacy_id = ANY ($1::text[]) \
+         RETURNING 1) SELECT 0::bigint, 0::bigint, (SELECT pg_catalog.count(*) FROM d), NULL::text",
+        literal(e.name())
+    )
+}
+
+/// The fast path of a CoreForge `UPDATE` of several rows that keeps every key (no id mapping): one
+/// `UPDATE` of their legacy rows, joined by key to the statement's old and new rows, setting in each
+/// row the [`written`] columns whose CoreForge value the statement changed, as
+/// [`fast_write_back_one`] does for one row, and making it live; a row where none changed is not
+/// written. It returns the row `(written rows, their keys as the rejects name them, a text[] as
+/// text)`. It runs as the legacy table's owner, and reads that table and the statement's rows.
+/// None when a key is mapped, or nothing is written back.
+pub fn fast_write_back(e: &Entity) -> Option<String> {
+    let cols = written(e);
+    if e.key.iter().any(|k| k.map.is_some()) || cols.is_empty() {
+        return None;
+    }
+    let a = e.primary.alias;
+    let changed = |w: &Written| format!("n.{0} IS DISTINCT FROM o.{0}", ident(w.col.cf));
+    let mut sets: Vec<String> = cols
+        .iter()
+        .map(|w| {
+            format!(
+                "{lc} = CASE WHEN {changed} THEN {back} ELSE {a}.{lc} END",
+                lc = ident(w.legacy),
+                changed = changed(w),
+                back = written_back(e, w, &format!("n.{}", ident(w.col.cf))),
+            )
+        })
+        .collect();
+    sets.extend(made_live(e));
+    let same: Vec<String> = e.key.iter().map(|k| format!("o.{0} = n.{0}", ident(k.cf))).collect();
+    let matched: Vec<String> =
+        e.key.iter().map(|k| format!("{a}.{} = n.{}", ident(&k.legacy), ident(k.cf))).collect();
+    let any_changed: Vec<String> = cols.iter().map(changed).collect();
+    Some(format!(
+        "WITH w AS (UPDATE {table} {a} SET {sets} FROM {NEW_TABLE} n JOIN {OLD_TABLE} o ON {same} \
+           WHERE {matched} AND ({any_changed}) RETURNING {key_text} AS legacy_id) \
+         SELECT pg_catalog.count(*), pg_catalog.array_agg(w.legacy_id)::text FROM w",
+        table = e.primary.table(),
+        sets = sets.join(", "),
+        same = same.join(" AND "),
+        matched = matched.join(" AND "),
+        any_changed = any_changed.join(" OR "),
+        key_text = e.legacy_key_text(a),
+    ))
 }
 
 /// The columns of a legacy row born in CoreForge, and their values: its key (`keys`, in key order),
@@ -361,19 +410,6 @@ fn removal(e: &Entity, from: &str, using: &str, matched: &str) -> String {
         }
         None => format!("DELETE FROM {table} {a}{using} WHERE {matched} RETURNING 1"),
     }
-}
-
-/// `a."id" = ($1)::uuid` (and `a."tenant_id" = ($2)::uuid`): the legacy row of the cf_ key given
-/// as text parameters (a key CoreForge and the legacy table share).
-fn legacy_key_params(e: &Entity) -> String {
-    let a = e.primary.alias;
-    e.key
-        .iter()
-        .zip(key_types(e))
-        .enumerate()
-        .map(|(i, (k, ty))| format!("{a}.{} = (${})::{ty}", ident(&k.legacy), i + 1))
-        .collect::<Vec<_>>()
-        .join(" AND ")
 }
 
 /// The one-row fast path of a CoreForge `INSERT` (a key CoreForge and the legacy table share: no id
@@ -434,7 +470,7 @@ pub fn fast_remove_back_one(e: &Entity) -> Option<String> {
     if e.key.iter().any(|k| k.map.is_some()) {
         return None;
     }
-    Some(removal(e, "", "", &legacy_key_params(e)))
+    Some(removal(e, "", "", &e.legacy_key_params(e.primary.alias)))
 }
 
 /// The one-row fast path of a CoreForge `UPDATE` that keeps its key (a key CoreForge and the legacy
@@ -470,7 +506,7 @@ pub fn fast_write_back_one(e: &Entity, changed: &[bool]) -> Option<String> {
         "UPDATE {table} {a} SET {sets} WHERE {by_key} RETURNING {key_text}",
         table = e.primary.table(),
         sets = sets.join(", "),
-        by_key = legacy_key_params(e),
+        by_key = e.legacy_key_params(a),
         key_text = e.legacy_key_text(a),
     ))
 }

@@ -278,6 +278,9 @@ fn statements(entities: &[Entity], i: usize) -> String {
     if let Some((sql, params)) = reverse::fast_insert_back_one(e) {
         add(&format!("reverse fast path of a one-row INSERT (parameters: {})", params.join(", ")), sql);
     }
+    if let Some(sql) = reverse::fast_write_back(e) {
+        add("reverse fast path of an UPDATE of several rows", sql);
+    }
     if let Some(sql) = reverse::fast_remove_back_one(e) {
         add("reverse fast path of a one-row DELETE", sql);
     }

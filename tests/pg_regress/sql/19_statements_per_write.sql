@@ -272,6 +272,16 @@ UPDATE cf_memberships SET role = 'member'
 SELECT pg_temp.trigger_statements() AS statements_for_a_cf_role_change;
 SELECT role FROM tenant_members
  WHERE user_id = 'a0000000-0000-0000-0000-000000000002' AND tenant_id = 'b0000000-0000-0000-0000-000000000002';
+-- A CoreForge UPDATE of several rows that keeps their keys: two statements, the UPDATE of their
+-- legacy rows joined by key to the statement's old and new rows (each row's changed columns), and
+-- the clearing of their rejects. (The first reverse write of organizations in this session builds
+-- their statements: it goes first.)
+UPDATE cf_organizations SET logo_url = NULL WHERE logo_url IS NOT NULL;
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+UPDATE cf_organizations SET name = name || ' Ltd';
+SELECT pg_temp.trigger_statements() AS statements_for_a_cf_bulk_rename;
+SELECT count(*) FILTER (WHERE t.name = o.name) AS in_step, count(*) AS organizations
+  FROM cf_organizations o JOIN tenants t ON t.id = o.id;
 -- A legacy row the application made unmirrorable (a blank name: rejected, CoreForge keeps its
 -- value) is made whole again by CoreForge's next write of the row, and its reject goes.
 UPDATE users SET name = '' WHERE email = 'grace@example.com';
