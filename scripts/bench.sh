@@ -323,7 +323,7 @@ report="$OUT/results.md"
 step "results"
 cat "$report"
 
-machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); $(psql -X -At -d postgres -c 'SELECT version()' | cut -d, -f1)"
+machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); $(psql -X -At -d postgres -c 'SELECT version()' | cut -d, -f1)"
 if [ "$SIZE" = default ] && [ -z "${BENCH_USERS:-}" ] && [ -f docs/benchmarks.md ]; then
     {
         sed '/<!-- bench:begin -->/q' docs/benchmarks.md

@@ -134,7 +134,7 @@ start() {
             exit 1
         fi
         local locale=C
-        if locale -a 2>/dev/null | grep -qixE 'c\.utf-?8'; then locale=C.UTF-8; fi
+        if grep -qixE 'c\.utf-?8' <<<"$(locale -a 2>/dev/null)"; then locale=C.UTF-8; fi
         echo "pg-cluster: initdb $DIR_ARG (locale $locale, owner $PG_OS_USER)"
         if ! pg_run "$PGBIN/initdb" -D "$real" --auth=trust -U postgres --encoding=UTF8 \
                 --locale="$locale" --no-sync --no-instructions >"$real.initdb.log" 2>&1; then

@@ -123,7 +123,7 @@ bench_ok() {
     if [ "$2" -ne 0 ] || grep -qE "aborted|error" "$1"; then
         echo "   ERROR: pgbench exited with $2, a client was aborted; its log ($1):"
         grep -vE "^(progress|transaction type|scaling|query mode|number of|duration|latency|initial|tps|maximum|total number)" "$1" \
-            | head -40 | sed 's/^/   | /'
+            | sed -n '1,40s/^/   | /p'
         BENCH_ERROR="$1"
     fi
 }
@@ -134,7 +134,7 @@ bench_verdict() {
 
 # The failing checks and a sample of the rows behind them (printed on failure).
 diagnose() {
-    "${PSQL[@]}" -At <<'SQL' | head -60 | sed 's/^/   | /'
+    "${PSQL[@]}" -At <<'SQL' | sed -n '1,60s/^/   | /p'
 SELECT 'fail: ' || entity || '.' || check_name || ' ' || discrepancies FROM cf_validation_report() WHERE status = 'fail';
 SELECT 'missing ' || e || ': ' || key || ' (' || reason || ')' FROM unnest(ARRAY['users', 'organizations', 'memberships']) e, cf_missing(e) WHERE reason NOT LIKE 'rejected%' LIMIT 10;
 SELECT 'extra ' || e || ': ' || key || ' (' || reason || ')' FROM unnest(ARRAY['users', 'organizations', 'memberships']) e, cf_extra(e) LIMIT 10;
@@ -240,7 +240,7 @@ SQL
     echo "$result" | sed 's/^/   /'
     count rows "$(sed -n 's/^total rows compared //p' <<<"$result")"
     if ! grep -q "^differences 0:" <<<"$result"; then
-        "${PSQL[@]}" -At <<'SQL' | head -40 | sed 's/^/   | /'
+        "${PSQL[@]}" -At <<'SQL' | sed -n '1,40s/^/   | /p'
 SELECT 'only kept (cf_users): ' || row_to_json(d) FROM (SELECT * FROM chaos_scratch.cf_users EXCEPT ALL SELECT id, created_at, email, name, avatar_url, password_hash, is_platform_admin, active, last_login_at, federation_id FROM cf_users) d LIMIT 5;
 SELECT 'only fresh (cf_users): ' || row_to_json(d) FROM (SELECT id, created_at, email, name, avatar_url, password_hash, is_platform_admin, active, last_login_at, federation_id FROM cf_users EXCEPT ALL SELECT * FROM chaos_scratch.cf_users) d LIMIT 5;
 SELECT 'only kept (cf_memberships): ' || row_to_json(d) FROM (SELECT * FROM chaos_scratch.cf_memberships EXCEPT ALL SELECT id, created_at, role, permissions, organization_id, user_id FROM cf_memberships) d LIMIT 5;
@@ -317,8 +317,10 @@ part3() {
     bench_report "$log" "legacy writers until the crash"
     count tx "$BENCH_TX"
     # The clients lose their connections; any error of theirs before that is a failure.
-    if grep -E "ERROR" "$log" | grep -vE "terminating connection|server closed|connection to server|crash of another" | grep -q .; then
-        grep -E "ERROR" "$log" | head -10 | sed 's/^/   | /'
+    # (the last grep reads everything, not -q: under pipefail an early exit would kill the one before it
+    # with SIGPIPE and make a found error read as none)
+    if grep -E "ERROR" "$log" | grep -vE "terminating connection|server closed|connection to server|crash of another" >/dev/null; then
+        grep -E "ERROR" "$log" | sed -n '1,10s/^/   | /p'
         fail "seed $seed: a pgbench client hit an error before the crash"
     fi
     echo "   pgbench exited with $rc: $(grep -c "aborted in command" "$log" || true) of $clients clients aborted when the server went away"
