@@ -105,19 +105,34 @@ pub fn problems(entities: &[Entity]) -> Result<Vec<String>> {
                     "{}.{} is NOT NULL, and CoreForge's {} may be NULL",
                     p.display(),
                     w.legacy,
-                    w.col.cf
+                    w.shown()
                 ));
+            }
+        }
+        // A CoreForge column read from an expression goes back through the columns it reads: each
+        // needs a write-back rule (or a mapping), else CoreForge's change would not reach it.
+        for col in e.columns.iter().filter(|c| c.legacy.is_none()) {
+            for read in &col.also_reads {
+                if !filled.contains(&read.as_str()) {
+                    out.push(format!(
+                        "{}.{} is read by the expression of CoreForge's {}, and nothing writes it back: a CoreForge change of {} would not reach it (give it a rule in \"write_back\")",
+                        p.display(),
+                        read,
+                        col.cf,
+                        col.cf
+                    ));
+                }
             }
         }
         // A legacy column two CoreForge columns are read from takes only one of them back.
         for col in &e.columns {
             if let Some(legacy) = &col.legacy {
-                if let Some(first) = cols.iter().find(|w| w.legacy == legacy && w.col.cf != col.cf) {
+                if let Some(first) = cols.iter().find(|w| w.legacy == legacy && w.shown() != col.cf) {
                     out.push(format!(
                         "{}.{} fills both {} and {}: a change of {} could not be written back",
                         p.display(),
                         legacy,
-                        first.col.cf,
+                        first.shown(),
                         col.cf,
                         col.cf
                     ));
@@ -128,15 +143,16 @@ pub fn problems(entities: &[Entity]) -> Result<Vec<String>> {
         // enough for a fixed set (checked by one_way_values), not for CoreForge's free-text roles.
         for w in &cols {
             let Some(c) = p.columns.iter().find(|c| c.name == w.legacy) else { continue };
-            if c.category != "S" && allowed_values(w.col.cf).is_none() && kind(e, w) == Some(Kind::Required) {
+            if c.category != "S" && allowed_values(w.shown()).is_none() && kind(e, w) == Some(Kind::Required)
+            {
                 out.push(format!(
                     "{}.{} is {}: CoreForge's {} is free text, and a {} written in CoreForge that the value map has no legacy value for could not be written back (map {} to a text column for cutover; side by side, it is only read)",
                     p.display(),
                     w.legacy,
                     c.type_display,
-                    w.col.cf,
-                    w.col.cf,
-                    w.col.cf
+                    w.shown(),
+                    w.shown(),
+                    w.shown()
                 ));
             }
         }

@@ -538,7 +538,13 @@ fn fast_update(e: &Entity, target: &Target, td: &pg_sys::TriggerData, rows: i64)
     // nothing to do, else the full path follows.
     if rows == 1 {
         return Ok(one_row(e, target, td, false, &[(Plan::FastOne, &|| mirror_sql::fast_update_one(e))])?
-            || one_row(e, target, td, false, &[(Plan::FastOneSettled, &|| mirror_sql::fast_update_settled_one(e))])?);
+            || one_row(
+                e,
+                target,
+                td,
+                false,
+                &[(Plan::FastOneSettled, &|| mirror_sql::fast_update_settled_one(e))],
+            )?);
     }
     Spi::connect_mut(|client| {
         // SAFETY: as in mirror(): exposes this call's transition tables to its statements.
@@ -633,7 +639,13 @@ fn mirror_back(args: &[String], op: Option<(bool, bool)>, td: &pg_sys::TriggerDa
         }
         // The statement's parts: the upsert of its new rows, the removal of the keys it took away
         // (none when an UPDATE kept every row's key: the upsert alone).
-        let parts = if fast { 0 } else if same_keys { 1 } else { usize::from(new) + usize::from(old) };
+        let parts = if fast {
+            0
+        } else if same_keys {
+            1
+        } else {
+            usize::from(new) + usize::from(old)
+        };
         for part in 0..parts {
             run(client, ReverseWrite::Statement { old, new, part }, &e, &|| {
                 reverse_sql::statement(&e, old, new).swap_remove(part)
@@ -669,11 +681,16 @@ fn fast_back(
 ) -> Result<bool> {
     let plan = |plan| Key { target: target.clone(), plan };
     match op {
-        (true, true) if same_keys && rows > 1 => {
+        // (A write-back rule's value is an expression over the cf_ row: its one row takes the
+        // statement's path too.)
+        (true, true) if same_keys && (rows > 1 || !e.write_back.is_empty()) => {
             let Some(sql) = reverse_sql::fast_write_back(e) else { return Ok(false) };
             let written = reverse_sql::written(e);
-            let columns: Vec<&str> = written.iter().map(|w| w.col.cf).collect();
-            let Some(changed) = transition::attnums(td, &columns).and_then(|a| transition::changed_rows(td, &a))
+            let mut columns: Vec<&str> = written.iter().flat_map(|w| w.reads()).collect();
+            columns.sort_unstable();
+            columns.dedup();
+            let Some(changed) =
+                transition::attnums(td, &columns).and_then(|a| transition::changed_rows(td, &a))
             else {
                 return Ok(false);
             };
@@ -688,7 +705,9 @@ fn fast_back(
                 })?;
                 if let Some(ids) = ids {
                     let clear = || reverse_sql::clear_rejects(e);
-                    run_with(client, plan(Plan::ReverseFastClearMany), rows, &clear, &[Some(&ids)], |_| Ok(()))?;
+                    run_with(client, plan(Plan::ReverseFastClearMany), rows, &clear, &[Some(&ids)], |_| {
+                        Ok(())
+                    })?;
                 }
                 // Fewer rows written than changed: some had no legacy row, and the full path follows
                 // (it finds the rows written here in step, and inserts the others back).
@@ -697,15 +716,19 @@ fn fast_back(
         }
         (true, true) if same_keys && rows == 1 => {
             let written = reverse_sql::written(e);
-            let columns: Vec<&str> = written.iter().map(|w| w.col.cf).collect();
-            let (Some(col_attnums), Some(key)) = (transition::attnums(td, &columns), cf_key(e, td, false)) else {
+            let columns: Vec<&str> = written.iter().map(|w| w.shown()).collect();
+            let (Some(col_attnums), Some(key)) = (transition::attnums(td, &columns), cf_key(e, td, false))
+            else {
                 return Ok(false);
             };
             let Some(changed) = transition::single_changes(td, &col_attnums) else { return Ok(false) };
             let changed_attnums: Vec<usize> =
                 col_attnums.iter().zip(&changed).filter(|(_, c)| **c).map(|(a, _)| *a).collect();
-            let Some(values) = transition::single_values(td, false, &changed_attnums) else { return Ok(false) };
-            let Some(sql) = reverse_sql::fast_write_back_one(e, &changed).filter(|_| changed.len() <= 64) else {
+            let Some(values) = transition::single_values(td, false, &changed_attnums) else {
+                return Ok(false);
+            };
+            let Some(sql) = reverse_sql::fast_write_back_one(e, &changed).filter(|_| changed.len() <= 64)
+            else {
                 return Ok(false);
             };
             let mask = changed.iter().enumerate().fold(0u64, |m, (i, c)| if *c { m | 1 << i } else { m });
@@ -715,7 +738,8 @@ fn fast_back(
         }
         (false, true) if rows == 1 => {
             let Some((sql, columns)) = reverse_sql::fast_insert_back_one(e) else { return Ok(false) };
-            let Some(values) = transition::attnums(td, &columns).and_then(|a| transition::single_values(td, false, &a))
+            let Some(values) =
+                transition::attnums(td, &columns).and_then(|a| transition::single_values(td, false, &a))
             else {
                 return Ok(false);
             };
@@ -755,7 +779,9 @@ fn write_back_one(e: &Entity, target: &Target, key: Key, sql: &str, args: &[Opti
             return Ok(false);
         };
         let plan = Key { target: target.clone(), plan: Plan::ReverseFastClear };
-        run_with(client, plan, 1, &|| reverse_sql::fast_clear_rejects_one(e), &[Some(&legacy_id)], |_| Ok(()))?;
+        run_with(client, plan, 1, &|| reverse_sql::fast_clear_rejects_one(e), &[Some(&legacy_id)], |_| {
+            Ok(())
+        })?;
         Ok(true)
     })
 }

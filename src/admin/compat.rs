@@ -65,10 +65,12 @@ fn cf_create_compat_views() -> TableIterator<
                 .map(|k| format!("{} AS {}", k.legacy_of(&format!("c.{}", ident(k.cf))), ident(&k.legacy)))
                 .collect();
             for w in reverse_sql::written(e) {
-                let value = if w.col.inverse.is_empty() && w.col.encoding.is_none() {
-                    format!("c.{}", ident(w.col.cf))
-                } else {
-                    reverse_sql::back(&w, &format!("c.{}", ident(w.col.cf)))
+                // A plain column stays writable through the view; a mapped one is computed.
+                let value = match &w.from {
+                    reverse_sql::From::Column(c) if c.inverse.is_empty() && c.encoding.is_none() => {
+                        w.source("c")
+                    }
+                    _ => reverse_sql::back(&w, &w.source("c")),
                 };
                 cols.push(format!("{value} AS {}", ident(w.legacy)));
             }

@@ -52,7 +52,8 @@ fn cf_configure_impl(entity: Option<&str>, settings: Option<JsonB>) -> Result<Js
         }
     };
     if let Some(r) = &resolved {
-        let mapped: Vec<&str> = r.settings.columns.keys().map(String::as_str).collect();
+        let mapped: Vec<&str> =
+            r.settings.columns.keys().chain(r.settings.expressions.keys()).map(String::as_str).collect();
         problems.extend(super::tables::missing_mapped(entity, &mapped)?);
     }
     let resolved = match resolved {

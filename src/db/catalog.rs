@@ -3,7 +3,7 @@
 
 use crate::db::spi::optional;
 use crate::errors::{Error, Result};
-use crate::mapping::{Catalog, ColumnInfo, Entity};
+use crate::mapping::{Catalog, ColumnInfo, Entity, Expression};
 use pgrx::prelude::*;
 
 /// The catalog of the database the extension runs in, as the mapping reads it.
@@ -26,7 +26,14 @@ impl Catalog for Live {
         )?
         .unwrap_or(false))
     }
-    fn references(&self, schema: &str, table: &str, column: &str, ref_schema: &str, ref_table: &str) -> Result<bool> {
+    fn references(
+        &self,
+        schema: &str,
+        table: &str,
+        column: &str,
+        ref_schema: &str,
+        ref_table: &str,
+    ) -> Result<bool> {
         Ok(Spi::get_one_with_args::<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c \
                JOIN pg_catalog.pg_class r ON r.oid = c.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
@@ -38,6 +45,39 @@ impl Catalog for Live {
             &[schema.into(), table.into(), column.into(), ref_schema.into(), ref_table.into()],
         )?
         .unwrap_or(false))
+    }
+    fn expression(
+        &self,
+        schema: &str,
+        table: &str,
+        expr: &str,
+        cast: Option<&str>,
+    ) -> Result<std::result::Result<Expression, String>> {
+        let read = match crate::db::expression::read(schema, table, expr, cast) {
+            Ok(read) => read,
+            Err(why) => return Ok(Err(why)),
+        };
+        let (type_name, type_display, category, type_base) = Spi::connect(|client| {
+            let row = client
+                .select(
+                    "SELECT t.typname::text, pg_catalog.format_type(t.oid, NULL), t.typcategory::text, \
+                            CASE WHEN t.oid = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'pg_catalog.bpchar' \
+                                 ELSE pg_catalog.format_type(t.oid, NULL) END \
+                     FROM pg_catalog.pg_type t WHERE t.oid = $1",
+                    None,
+                    &[read.result.into()],
+                )?
+                .first();
+            Ok::<_, Error>((
+                row.get::<String>(1)?.unwrap_or_default(),
+                row.get::<String>(2)?.unwrap_or_default(),
+                row.get::<String>(3)?.unwrap_or_default(),
+                row.get::<String>(4)?.unwrap_or_default(),
+            ))
+        })?;
+        let result =
+            ColumnInfo { name: String::new(), type_name, type_display, type_base, category, not_null: false };
+        Ok(Ok(Expression { sql: read.sql, result, reads: read.reads }))
     }
     fn canonical(&self, value: &str, target: &str) -> Result<Option<String>> {
         Ok(Spi::get_one_with_args::<String>(

@@ -52,7 +52,15 @@ pub fn resolve_live(
     refs: Option<(&Resolved, &Resolved)>,
     problems: &mut Vec<String>,
 ) -> Result<Option<Resolved>> {
-    resolve(&Live, reading_schema()?.as_deref(), entity, s, refs, problems)
+    resolve(
+        &Live,
+        reading_schema()?.as_deref(),
+        state::setting("cf_schema")?.as_deref(),
+        entity,
+        s,
+        refs,
+        problems,
+    )
 }
 
 /// Resolves every entity's settings against the catalog; one error lists every problem.

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod expression;
 pub mod guard;
 pub mod ids;
 pub mod internal;

@@ -164,7 +164,10 @@ pub fn changed_rows(td: &pg_sys::TriggerData, attnums: &[usize]) -> Option<i64> 
     let (old, new) = (td.tg_oldtable, td.tg_newtable);
     // SAFETY: as in update_changes.
     unsafe {
-        if old.is_null() || new.is_null() || pg_sys::tuplestore_tuple_count(old) != pg_sys::tuplestore_tuple_count(new) {
+        if old.is_null()
+            || new.is_null()
+            || pg_sys::tuplestore_tuple_count(old) != pg_sys::tuplestore_tuple_count(new)
+        {
             return None;
         }
         let desc = (*td.tg_relation).rd_att;

@@ -60,7 +60,14 @@ const fn statement(name: &'static str, when: &'static str, old: bool, new: bool,
 }
 
 const fn replica_rows(name: &'static str) -> Spec {
-    Spec { name, when: "AFTER INSERT OR UPDATE OR DELETE", row: true, old: false, new: false, fires: Fires::Replica }
+    Spec {
+        name,
+        when: "AFTER INSERT OR UPDATE OR DELETE",
+        row: true,
+        old: false,
+        new: false,
+        fires: Fires::Replica,
+    }
 }
 
 const FORWARD: &[Spec] = &[
@@ -79,8 +86,13 @@ const REVERSE: &[Spec] = &[
     replica_rows("coreforge_sync_reverse_replica"),
 ];
 
-const FREEZE: &[Spec] =
-    &[statement("coreforge_sync_freeze", "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE", false, false, Fires::Origin)];
+const FREEZE: &[Spec] = &[statement(
+    "coreforge_sync_freeze",
+    "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE",
+    false,
+    false,
+    Fires::Origin,
+)];
 
 impl Kind {
     fn function(self) -> &'static str {

@@ -48,10 +48,59 @@ pub trait Catalog {
     fn fits(&self, sample: &str, target: &str) -> Result<bool>;
     /// Whether `schema.table` has a foreign key on exactly `column` to `ref_schema.ref_table` that
     /// holds for every row: validated, and checked at once (not deferrable).
-    fn references(&self, schema: &str, table: &str, column: &str, ref_schema: &str, ref_table: &str) -> Result<bool>;
+    fn references(
+        &self,
+        schema: &str,
+        table: &str,
+        column: &str,
+        ref_schema: &str,
+        ref_table: &str,
+    ) -> Result<bool>;
     /// `value` read as a `target` and written back as text, as PostgreSQL writes it ('t' as a
     /// boolean is 'true'); None when it is not a `target` at all.
     fn canonical(&self, value: &str, target: &str) -> Result<Option<String>>;
+    /// The SQL expression `expr` over a row of `schema.table` (cast to the type `cast`, when
+    /// given), as PostgreSQL parses and analyzes it ([`Expression`]), or why it cannot be one
+    /// (PostgreSQL's error, or what an expression may not do).
+    fn expression(
+        &self,
+        schema: &str,
+        table: &str,
+        expr: &str,
+        cast: Option<&str>,
+    ) -> Result<std::result::Result<Expression, String>>;
+}
+
+/// A SQL expression of the configuration over one row of a table, as PostgreSQL read it: printed
+/// back by PostgreSQL's own deparser (every column qualified by [`Expression::ROW`], every name
+/// outside pg_catalog qualified by its schema), so that it carries nothing but what PostgreSQL
+/// parsed: no text of the configuration is spliced into SQL as it was given.
+#[derive(Clone, Debug)]
+pub struct Expression {
+    pub sql: String,
+    /// Its result type.
+    pub result: ColumnInfo,
+    /// The columns it reads.
+    pub reads: Vec<String>,
+}
+
+impl Expression {
+    /// The alias its columns are qualified with in [`Expression::sql`]; a configured expression may
+    /// not mention it, so that every occurrence followed by a dot is a column reference.
+    pub const ROW: &'static str = "cf_sync_row";
+
+    /// The expression over the row `alias`, parenthesised.
+    pub fn over(&self, alias: &str) -> String {
+        format!("({})", self.sql.replace(&format!("{}.", Self::ROW), &format!("{alias}.")))
+    }
+}
+
+/// A write-back rule (`"write_back"`): a legacy column the reverse sync writes from an
+/// expression over the cf_ row.
+#[derive(Clone, Debug)]
+pub struct WriteBack {
+    pub legacy: String,
+    pub expr: Expression,
 }
 
 /// The SQL type of a legacy id (uuid, smallint, integer, bigint or text): the only type names
@@ -98,6 +147,14 @@ pub struct Col {
     /// The legacy framework's encoding of a password hash (the password column only, and only one
     /// other than PHC): how its values are written back.
     pub encoding: Option<PasswordEncoding>,
+}
+
+impl Col {
+    /// The legacy columns its value is read from: its column, or those its expression reads, and
+    /// its fallbacks.
+    pub fn reads(&self) -> impl Iterator<Item = &str> {
+        self.legacy.as_deref().into_iter().chain(self.also_reads.iter().map(String::as_str))
+    }
 }
 
 /// One key column: its name in the legacy table, its cf_ column, and the expression (over the
@@ -252,6 +309,8 @@ pub struct Entity {
     /// Legacy columns CoreForge does not know, and their values in a legacy row born in CoreForge:
     /// SQL over the cf_ row `c` (a constant, or one of its columns).
     pub reverse_defaults: Vec<(String, String)>,
+    /// Legacy columns the reverse sync writes from an expression over the cf_ row (`"write_back"`).
+    pub write_back: Vec<WriteBack>,
     /// cf_ columns CoreForge keeps unique (email, slug): a row that would take a value another
     /// row holds is rejected.
     pub unique: Vec<&'static str>,
@@ -352,8 +411,7 @@ impl Entity {
     /// soft-delete column. An UPDATE that changes none of them changes nothing CoreForge holds.
     pub fn legacy_columns_read(&self) -> Vec<&str> {
         let mut cols = self.legacy_key_columns();
-        cols.extend(self.columns.iter().filter_map(|c| c.legacy.as_deref()));
-        cols.extend(self.columns.iter().flat_map(|c| c.also_reads.iter().map(String::as_str)));
+        cols.extend(self.columns.iter().flat_map(Col::reads));
         cols.extend(self.primary.soft_delete_column());
         cols.sort_unstable();
         cols.dedup();
@@ -365,16 +423,20 @@ impl Entity {
     /// slug). An UPDATE that changes none of them takes the fast path (`sqlgen::mirror::fast_update`).
     pub fn legacy_identity_columns(&self) -> Vec<&str> {
         let mut cols = self.legacy_key_columns();
-        cols.extend(
-            self.columns.iter().filter(|c| self.unique.contains(&c.cf)).filter_map(|c| c.legacy.as_deref()),
-        );
+        cols.extend(self.columns.iter().filter(|c| self.unique.contains(&c.cf)).flat_map(Col::reads));
         cols.extend(self.primary.soft_delete_column());
         cols
     }
 
-    /// The columns of the cf_ table the reverse sync reads: the key and the mapped columns.
+    /// The columns of the cf_ table the reverse sync reads: the key, the mapped columns and those
+    /// the write-back rules read.
     pub fn cf_columns_read(&self) -> Vec<&str> {
-        self.key.iter().map(|k| k.cf).chain(self.columns.iter().map(|c| c.cf)).collect()
+        let mut cols: Vec<&str> =
+            self.key.iter().map(|k| k.cf).chain(self.columns.iter().map(|c| c.cf)).collect();
+        cols.extend(self.write_back.iter().flat_map(|w| w.expr.reads.iter().map(String::as_str)));
+        cols.sort_unstable();
+        cols.dedup();
+        cols
     }
 
     /// `SELECT <cf key> FROM (<legacy keys query>) g`: the CoreForge keys of legacy keys.
@@ -633,8 +695,10 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
     let mut too_long = Vec::new();
     for cc in cf_columns(r.entity) {
         let name = cc.name;
+        let expression = r.expressions.get(name);
         let raw = match (s.columns.get(name), s.defaults.get(name)) {
             (Some(legacy), _) => format!("{a}.{}", ident(legacy)),
+            _ if expression.is_some() => expression.map(|x| x.over(a)).unwrap_or_default(),
             (None, Some(v)) => match v {
                 serde_json::Value::String(t) => literal(t),
                 other => literal(&other.to_string()),
@@ -728,7 +792,11 @@ fn columns(r: &Resolved, a: &str) -> (Vec<Col>, Vec<Problem>) {
             expr,
             legacy: s.columns.get(name).cloned(),
             inverse: inverse(r, name),
-            also_reads: fallbacks,
+            also_reads: expression
+                .into_iter()
+                .flat_map(|x| x.reads.iter().cloned())
+                .chain(fallbacks)
+                .collect(),
             encoding: (cc.kind == Kind::Password && encoding != PasswordEncoding::Phc).then_some(encoding),
         });
     }
@@ -909,6 +977,7 @@ pub fn build_single(r: &Resolved, cf_schema: &str) -> Result<Entity> {
         insert_only: vec![],
         problems,
         reverse_defaults: reverse_defaults(r),
+        write_back: r.write_back.clone(),
         unique,
         secret,
         label,
@@ -926,21 +995,29 @@ fn primary_id(r: &Resolved) -> Result<String> {
 
 pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema: &str) -> Result<Entity> {
     let primary = source(rm, "m");
-    let parent = |entity: EntityKind, r: &Resolved, alias: &'static str, fk: &str, fk_cf, cf_table, enforced| {
-        let source = source(r, alias);
-        // A kept id is the reference itself; a mapped one is read from the mapping.
-        let cf_id = match &source.map {
-            Some(_) => source.cf_id(),
-            None => format!("m.{}", ident(fk)),
+    let parent =
+        |entity: EntityKind, r: &Resolved, alias: &'static str, fk: &str, fk_cf, cf_table, enforced| {
+            let source = source(r, alias);
+            // A kept id is the reference itself; a mapped one is read from the mapping.
+            let cf_id = match &source.map {
+                Some(_) => source.cf_id(),
+                None => format!("m.{}", ident(fk)),
+            };
+            Parent { entity, source, fk_legacy: fk.to_string(), fk_cf, cf_table, cf_id, enforced }
         };
-        Parent { entity, source, fk_legacy: fk.to_string(), fk_cf, cf_table, cf_id, enforced }
-    };
     let missing = |key: &str| Error::invalid(format!("coreforge_sync: memberships need \"{key}\""));
     let user_ref = rm.settings.user_ref.as_deref().ok_or_else(|| missing("user_ref"))?;
     let org_ref = rm.settings.organization_ref.as_deref().ok_or_else(|| missing("organization_ref"))?;
     let pu = parent(EntityKind::Users, ru, "u", user_ref, "user_id", "cf_users", rm.enforced_refs[0]);
-    let po =
-        parent(EntityKind::Organizations, ro, "t", org_ref, "organization_id", "cf_organizations", rm.enforced_refs[1]);
+    let po = parent(
+        EntityKind::Organizations,
+        ro,
+        "t",
+        org_ref,
+        "organization_id",
+        "cf_organizations",
+        rm.enforced_refs[1],
+    );
     let (columns, problems) = columns(rm, "m");
     let label =
         format!("{} || ' in ' || {}", build_single(ru, cf_schema)?.label, build_single(ro, cf_schema)?.label);
@@ -982,6 +1059,7 @@ pub fn build_memberships(ru: &Resolved, ro: &Resolved, rm: &Resolved, cf_schema:
         }],
         problems,
         reverse_defaults: reverse_defaults(rm),
+        write_back: rm.write_back.clone(),
         unique: vec![],
         secret: None,
         label,

@@ -2,13 +2,14 @@
 //! none raised, so that one error can list them all. Pure: the catalog is read through the trait,
 //! which the database layer implements.
 
-use super::{Catalog, ColumnInfo, SqlType};
+use super::{Catalog, ColumnInfo, Expression, SqlType, WriteBack};
 use crate::errors::Result;
 use crate::quote::{ident, literal};
 use crate::settings::{
     allowed_values, cf_column, cf_columns, split_table, EntityKind, IdStrategy, Kind, PasswordEncoding,
     Settings, PASSWORD_FORMATS,
 };
+use std::collections::BTreeMap;
 
 /// An entity's settings, checked against the catalog, ready for `mapping.rs`.
 #[derive(Clone, Debug)]
@@ -29,6 +30,10 @@ pub struct Resolved {
     /// Memberships: whether a legacy foreign key holds user_ref, and organization_ref, to the
     /// parent's legacy table ([`Catalog::references`]).
     pub enforced_refs: [bool; 2],
+    /// The cf_ columns read from expressions (`"expressions"`), as PostgreSQL read them.
+    pub expressions: BTreeMap<String, Expression>,
+    /// The write-back rules (`"write_back"`), as PostgreSQL read them over the cf_ table.
+    pub write_back: Vec<WriteBack>,
 }
 
 fn type_fits(kind: Kind, c: &ColumnInfo) -> bool {
@@ -40,16 +45,6 @@ fn type_fits(kind: Kind, c: &ColumnInfo) -> bool {
         Kind::Json => matches!(c.type_name.as_str(), "json" | "jsonb"),
         Kind::Bool(_) => c.type_name == "bool",
         Kind::Uuid => c.type_name == "uuid",
-    }
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Required | Kind::Optional | Kind::Set(_) | Kind::Password => "text",
-        Kind::Timestamp | Kind::OptionalTimestamp => "timestamptz",
-        Kind::Json => "jsonb",
-        Kind::Bool(_) => "boolean",
-        Kind::Uuid => "uuid",
     }
 }
 
@@ -75,10 +70,12 @@ fn char_length(type_display: &str) -> Option<i32> {
 }
 
 /// Checks `s` for `entity` against the catalog; problems are collected, not raised.
-/// `refs`: for memberships, the resolved users and organizations (their id types).
+/// `refs`: for memberships, the resolved users and organizations (their id types); `cf_schema`:
+/// where the cf_ tables are, once created (the write-back rules are read over them).
 pub fn resolve(
     cat: &dyn Catalog,
     archive_schema: Option<&str>,
+    cf_schema: Option<&str>,
     entity: EntityKind,
     s: Settings,
     refs: Option<(&Resolved, &Resolved)>,
@@ -222,7 +219,7 @@ pub fn resolve(
                         problems.push(format!(
                             "\"columns\".{cf}: column {legacy} is {}, which does not fit {cf} ({})",
                             c.type_display,
-                            kind_name(cc.kind)
+                            cc.kind.sql_type()
                         ));
                     }
                 }
@@ -230,7 +227,7 @@ pub fn resolve(
         }
     }
     for required in cf_columns(entity).iter().filter(|c| c.kind == Kind::Required) {
-        if !s.columns.contains_key(required.name) && !s.defaults.contains_key(required.name) {
+        if !s.maps(required.name) && !s.defaults.contains_key(required.name) {
             problems.push(format!(
                 "\"columns\": {} is required by CoreForge: map it to a legacy column",
                 required.name
@@ -245,8 +242,10 @@ pub fn resolve(
             ));
             continue;
         };
-        if s.columns.contains_key(cf) {
-            problems.push(format!("\"defaults\": {cf} is also in \"columns\"; give it one or the other"));
+        if s.maps(cf) {
+            problems.push(format!(
+                "\"defaults\": {cf} is also in \"columns\" or \"expressions\"; give it one or the other"
+            ));
         }
         let fits = match cc.kind {
             Kind::Bool(_) => v.is_boolean(),
@@ -263,7 +262,7 @@ pub fn resolve(
         if !fits {
             problems.push(format!(
                 "\"defaults\": {v} does not fit {cf} ({}{})",
-                kind_name(cc.kind),
+                cc.kind.sql_type(),
                 allowed_values(cf).map(|a| format!(": one of {}", a.join(", "))).unwrap_or_default()
             ));
         }
@@ -282,15 +281,16 @@ pub fn resolve(
                 continue;
             }
         }
-        if !s.columns.contains_key(cf) {
-            problems.push(format!("{at}: {cf} is not in \"columns\": map it first, the fallbacks are read when its column is NULL or empty"));
+        if !s.maps(cf) {
+            problems.push(format!("{at}: {cf} is not in \"columns\" or \"expressions\": map it first, the fallbacks are read when its value is NULL or empty"));
         }
         if list.is_empty() {
             problems.push(format!("{at}: give at least one legacy column"));
         }
         for legacy in list {
             if s.columns.get(cf) == Some(legacy) {
-                problems.push(format!("{at}: {legacy} is the column {cf} is mapped to already, not a fallback"));
+                problems
+                    .push(format!("{at}: {legacy} is the column {cf} is mapped to already, not a fallback"));
             } else if let Some(c) = column(legacy, &at, problems) {
                 if c.category != "S" {
                     problems.push(format!(
@@ -307,9 +307,9 @@ pub fn resolve(
             problems.push(format!("\"values\": {cf} cannot have a value map for {entity} (plan and org_type for organizations, role for memberships)"));
             continue;
         }
-        if !s.columns.contains_key(cf) {
+        if !s.maps(cf) {
             problems.push(format!(
-                "\"values\".{cf}: {cf} is not in \"columns\", so there is no legacy value to map"
+                "\"values\".{cf}: {cf} is not in \"columns\" or \"expressions\", so there is no legacy value to map"
             ));
         }
         for (from, to) in map {
@@ -357,6 +357,7 @@ pub fn resolve(
         let at = format!("\"reverse_defaults\".{legacy}");
         let Some(c) = column(legacy, &at, problems) else { continue };
         let written = s.columns.values().any(|l| l == legacy)
+            || s.write_back.contains_key(legacy)
             || s.id.as_ref().is_some_and(|i| &i.column == legacy)
             || s.soft_delete.as_ref().is_some_and(|sd| &sd.column == legacy)
             || [&s.user_ref, &s.organization_ref].iter().any(|r| r.as_deref() == Some(legacy.as_str()));
@@ -474,7 +475,110 @@ pub fn resolve(
             }
         }
     }
-    Ok(Some(Resolved { entity, settings: s, schema, table, id, key_order, columns: cols, id_default, enforced_refs }))
+    let expressions = expressions(cat, entity, &s, (&schema, &table), problems)?;
+    let write_back = write_back(cat, entity, &s, &cols, cf_schema, problems)?;
+    Ok(Some(Resolved {
+        entity,
+        settings: s,
+        schema,
+        table,
+        id,
+        key_order,
+        columns: cols,
+        id_default,
+        enforced_refs,
+        expressions,
+        write_back,
+    }))
+}
+
+/// The expressions of `"expressions"`, read by PostgreSQL over the legacy table `(schema, table)`.
+fn expressions(
+    cat: &dyn Catalog,
+    entity: EntityKind,
+    s: &Settings,
+    (schema, table): (&str, &str),
+    problems: &mut Vec<String>,
+) -> Result<BTreeMap<String, Expression>> {
+    let mut out = BTreeMap::new();
+    for (cf, expr) in &s.expressions {
+        let at = format!("\"expressions\".{cf}");
+        let Some(cc) = cf_column(entity, cf) else {
+            problems.push(format!(
+                "{at}: {cf} is not a CoreForge column coreforge_sync fills for {entity} (it fills: {})",
+                cf_columns(entity).iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+            ));
+            continue;
+        };
+        if s.columns.contains_key(cf) {
+            problems.push(format!("{at}: {cf} is also in \"columns\"; give it one or the other"));
+            continue;
+        }
+        match cat.expression(schema, table, expr, None)? {
+            Err(why) => problems.push(format!("{at}: {why}")),
+            Ok(x) => {
+                // A value map reads any type as text; otherwise the result must fit the column.
+                let mapped =
+                    s.values.contains_key(cf.as_str()) && matches!(cc.kind, Kind::Set(_) | Kind::Required);
+                if !mapped && !type_fits(cc.kind, &x.result) {
+                    problems.push(format!(
+                        "{at}: the expression is {}, which does not fit {cf} ({})",
+                        x.result.type_display,
+                        cc.kind.sql_type()
+                    ));
+                }
+                out.insert(cf.clone(), x);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The rules of `"write_back"`, read by PostgreSQL over the cf_ table of `entity` in `cf_schema`:
+/// each writes a legacy column of `cols` that nothing else writes.
+fn write_back(
+    cat: &dyn Catalog,
+    entity: EntityKind,
+    s: &Settings,
+    cols: &[ColumnInfo],
+    cf_schema: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Result<Vec<WriteBack>> {
+    let mut out = Vec::new();
+    let cf_table = match entity {
+        EntityKind::Users => "cf_users",
+        EntityKind::Organizations => "cf_organizations",
+        EntityKind::Memberships => "cf_memberships",
+    };
+    for (legacy, expr) in &s.write_back {
+        let at = format!("\"write_back\".{legacy}");
+        let Some(c) = cols.iter().find(|c| &c.name == legacy) else {
+            problems.push(format!("{at}: {} has no column {}", s.table, ident(legacy)));
+            continue;
+        };
+        let written = s.columns.values().any(|l| l == legacy)
+            || s.id.as_ref().is_some_and(|i| &i.column == legacy)
+            || s.soft_delete.as_ref().is_some_and(|sd| &sd.column == legacy)
+            || [&s.user_ref, &s.organization_ref].iter().any(|r| r.as_deref() == Some(legacy.as_str()));
+        if written {
+            problems.push(format!(
+                "{at}: the reverse sync writes {legacy} already (a mapped column, a key or the soft-delete column)"
+            ));
+            continue;
+        }
+        let Some(cf_schema) = cf_schema else {
+            problems.push(format!(
+                "{at}: the rules are read over the CoreForge tables, which do not exist yet (run SELECT cf_create_tables(); first)"
+            ));
+            continue;
+        };
+        // Read as a value of the legacy column's type: a value that cannot be is PostgreSQL's error.
+        match cat.expression(cf_schema, cf_table, expr, Some(&c.type_base))? {
+            Err(why) => problems.push(format!("{at}: {why}")),
+            Ok(x) => out.push(WriteBack { legacy: legacy.clone(), expr: x }),
+        }
+    }
+    Ok(out)
 }
 
 /// Whether `s` is a uuid in its canonical text form (`8-4-4-4-12` hex digits).

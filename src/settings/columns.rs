@@ -89,7 +89,6 @@ impl Kind {
     }
 }
 
-
 const USER_COLUMNS: &[CfColumn] = &[
     col("email", Required, Some(254)),
     col("name", Required, Some(255)),

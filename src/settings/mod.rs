@@ -87,6 +87,14 @@ pub struct Settings {
     pub soft_delete: Option<SoftDelete>,
     /// cf_ column -> legacy column.
     pub columns: BTreeMap<String, String>,
+    /// cf_ column -> a SQL expression over the legacy row's columns, read instead of one column
+    /// (`first_name || ' ' || last_name`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub expressions: BTreeMap<String, String>,
+    /// Legacy column -> a SQL expression over the CoreForge row's columns: what the reverse sync
+    /// writes into a legacy column an expression reads (`split_part(name, ' ', 1)`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub write_back: BTreeMap<String, String>,
     /// cf_ column -> (legacy value -> CoreForge value); key `*` is the fallback, `reject` rejects.
     pub values: BTreeMap<String, BTreeMap<String, String>>,
     /// cf_ column -> constant.
@@ -110,6 +118,13 @@ pub struct Settings {
     pub organization_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalize_slugs: Option<bool>,
+}
+
+impl Settings {
+    /// Whether the cf_ column `cf` is read from the legacy row: from a column or an expression.
+    pub fn maps(&self, cf: &str) -> bool {
+        self.columns.contains_key(cf) || self.expressions.contains_key(cf)
+    }
 }
 
 /// The migration guide's tables: the settings of an entity nobody configured.
@@ -154,6 +169,8 @@ fn known_keys(entity: EntityKind) -> &'static [&'static str] {
             "id",
             "soft_delete",
             "columns",
+            "expressions",
+            "write_back",
             "values",
             "defaults",
             "fallbacks",
@@ -166,6 +183,8 @@ fn known_keys(entity: EntityKind) -> &'static [&'static str] {
             "id",
             "soft_delete",
             "columns",
+            "expressions",
+            "write_back",
             "values",
             "defaults",
             "fallbacks",
@@ -176,6 +195,8 @@ fn known_keys(entity: EntityKind) -> &'static [&'static str] {
             "table",
             "soft_delete",
             "columns",
+            "expressions",
+            "write_back",
             "values",
             "defaults",
             "fallbacks",

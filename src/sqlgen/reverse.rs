@@ -17,7 +17,7 @@
 //! (`cf_sync_legacy()`) runs the same pieces over whole tables.
 
 use super::mirror::{NEW_TABLE, OLD_TABLE};
-use crate::mapping::{copyable, encoded_password, Col, Entity, ParentCheck, SoftDelete};
+use crate::mapping::{copyable, encoded_password, Col, Entity, ParentCheck, SoftDelete, WriteBack};
 use crate::quote::{ident, literal};
 use crate::settings::{cf_column, Kind};
 
@@ -41,22 +41,70 @@ impl Write {
     }
 }
 
-/// A legacy column the reverse sync writes: the cf_ column it comes from, its type (without a
+/// A legacy column the reverse sync writes: where its value comes from, its type (without a
 /// length: the assignment checks the length, an explicit cast would cut the value), and whether
 /// it is NOT NULL.
 pub struct Written<'a> {
-    pub col: &'a Col,
+    pub from: From<'a>,
     pub legacy: &'a str,
     pub ty: String,
     pub not_null: bool,
+}
+
+/// Where a written legacy column's value comes from.
+pub enum From<'a> {
+    /// The cf_ column mapped to it, through the value map read backwards.
+    Column(&'a Col),
+    /// A write-back rule: an expression over the cf_ row, already of the column's type.
+    Rule(&'a WriteBack),
+}
+
+impl<'a> Written<'a> {
+    /// The cf_ columns its value is read from.
+    pub fn reads(&self) -> Vec<&'a str> {
+        match self.from {
+            From::Column(c) => vec![c.cf],
+            From::Rule(r) => r.expr.reads.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// Its CoreForge value over the cf_ row `alias` (before the value map).
+    pub fn source(&self, alias: &str) -> String {
+        match &self.from {
+            From::Column(c) => format!("{alias}.{}", ident(c.cf)),
+            From::Rule(r) => r.expr.over(alias),
+        }
+    }
+
+    /// What CoreForge holds of it, over the cf_ row `alias` (a column's name, a rule's expression).
+    pub fn shown(&self) -> &'a str {
+        match self.from {
+            From::Column(c) => c.cf,
+            From::Rule(r) => r.legacy.as_str(),
+        }
+    }
+
+    /// The two sides of "the legacy row already says this": the legacy row `a`'s projection of
+    /// the column and the CoreForge value `v` the read step handed over (a rule: the legacy value
+    /// itself and the rule's).
+    fn in_step(&self, a: &str, v: &str) -> (String, String) {
+        match &self.from {
+            From::Column(c) => (c.expr.clone(), v.to_string()),
+            From::Rule(_) => (format!("{a}.{}", ident(self.legacy)), format!("({v})::{}", self.ty)),
+        }
+    }
 }
 
 pub fn written(e: &Entity) -> Vec<Written<'_>> {
     let types = &e.primary.columns;
     let soft = e.primary.soft_delete_column();
     let mut out: Vec<Written> = Vec::new();
-    for col in &e.columns {
-        let Some(legacy) = col.legacy.as_deref() else { continue };
+    let sources = e
+        .columns
+        .iter()
+        .filter_map(|c| Some((c.legacy.as_deref()?, From::Column(c))))
+        .chain(e.write_back.iter().map(|r| (r.legacy.as_str(), From::Rule(r))));
+    for (legacy, from) in sources {
         if e.key.iter().any(|k| k.legacy == legacy)
             || soft == Some(legacy)
             || out.iter().any(|w| w.legacy == legacy)
@@ -68,14 +116,17 @@ pub fn written(e: &Entity) -> Vec<Written<'_>> {
             .find(|c| c.name == legacy)
             .map(|c| (c.type_base.clone(), c.not_null))
             .unwrap_or_else(|| ("text".into(), false));
-        out.push(Written { col, legacy, ty, not_null });
+        out.push(Written { from, legacy, ty, not_null });
     }
     out
 }
 
-/// The kind of `w`'s CoreForge column.
+/// The kind of `w`'s CoreForge column (None for a write-back rule).
 pub fn kind(e: &Entity, w: &Written) -> Option<Kind> {
-    cf_column(e.kind, w.col.cf).map(|c| c.kind)
+    match &w.from {
+        From::Column(c) => cf_column(e.kind, c.cf).map(|c| c.kind),
+        From::Rule(_) => None,
+    }
 }
 
 /// Whether CoreForge's NULL of `w` goes into a NOT NULL legacy column as '' (optional text and
@@ -86,14 +137,17 @@ fn empty_for_null(e: &Entity, w: &Written) -> bool {
 
 /// The legacy value of the CoreForge value `v` of `w`'s column.
 pub fn back(w: &Written, v: &str) -> String {
-    if let Some(encoded) = w.col.encoding.and_then(|e| encoded_password(e, v)) {
+    let col = match &w.from {
+        From::Column(c) => c,
+        From::Rule(_) => return format!("({v})::{}", w.ty),
+    };
+    if let Some(encoded) = col.encoding.and_then(|e| encoded_password(e, v)) {
         return format!("({encoded})::{}", w.ty);
     }
-    if w.col.inverse.is_empty() {
+    if col.inverse.is_empty() {
         return format!("({v})::{}", w.ty);
     }
-    let whens: String = w
-        .col
+    let whens: String = col
         .inverse
         .iter()
         .map(|(cf, legacy)| format!(" WHEN {} THEN {}", literal(cf), literal(legacy)))
@@ -216,7 +270,7 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
     let values: Vec<String> = cols
         .iter()
         .enumerate()
-        .map(|(i, w)| format!(", c.{} AS v{}", ident(w.col.cf), i + 1))
+        .map(|(i, w)| format!(", {} AS v{}", w.source("c"), i + 1))
         .chain(e.reverse_defaults.iter().enumerate().map(|(i, (_, v))| format!(", {v} AS d{}", i + 1)))
         .collect();
     // The legacy columns CoreForge does not know, for the rows born in CoreForge.
@@ -226,16 +280,16 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
         .iter()
         .enumerate()
         .map(|(i, w)| {
+            let (now, then) = w.in_step(a, &format!("s.v{}", i + 1));
             format!(
-                ", ({a}.{key0} IS NULL OR {fwd} IS DISTINCT FROM s.v{n}) AS w{n}, {back} AS n{n}",
-                fwd = w.col.expr,
+                ", ({a}.{key0} IS NULL OR {now} IS DISTINCT FROM {then}) AS w{n}, {back} AS n{n}",
                 n = i + 1,
                 back = written_back(e, w, &format!("s.v{}", i + 1)),
             )
         })
         .collect();
-    let fwd_row: Vec<&str> = cols.iter().map(|w| w.col.expr.as_str()).collect();
-    let cf_row: Vec<String> = (1..=cols.len()).map(|n| format!("s.v{n}")).collect();
+    let (fwd_row, cf_row): (Vec<String>, Vec<String>) =
+        cols.iter().enumerate().map(|(i, w)| w.in_step(a, &format!("s.v{}", i + 1))).unzip();
     let differs = if cols.is_empty() {
         "false".to_string()
     } else {
@@ -297,11 +351,7 @@ pub fn upsert_write(e: &Entity, rel: &str) -> Write {
         vals = insert_values.join(", "),
         matched_x = legacy_key_match(e, "x", "s"),
     );
-    Write {
-        read,
-        write,
-        after: Some(clear_rejects(e)),
-    }
+    Write { read, write, after: Some(clear_rejects(e)) }
 }
 
 /// The rejects of the legacy rows written dropped: `$1` is their keys as the rejects name them (a
@@ -327,7 +377,11 @@ pub fn fast_write_back(e: &Entity) -> Option<String> {
         return None;
     }
     let a = e.primary.alias;
-    let changed = |w: &Written| format!("n.{0} IS DISTINCT FROM o.{0}", ident(w.col.cf));
+    let changed = |w: &Written| {
+        let reads: Vec<String> =
+            w.reads().iter().map(|c| format!("n.{0} IS DISTINCT FROM o.{0}", ident(c))).collect();
+        format!("({})", reads.join(" OR "))
+    };
     let mut sets: Vec<String> = cols
         .iter()
         .map(|w| {
@@ -335,7 +389,7 @@ pub fn fast_write_back(e: &Entity) -> Option<String> {
                 "{lc} = CASE WHEN {changed} THEN {back} ELSE {a}.{lc} END",
                 lc = ident(w.legacy),
                 changed = changed(w),
-                back = written_back(e, w, &format!("n.{}", ident(w.col.cf))),
+                back = written_back(e, w, &w.source("n")),
             )
         })
         .collect();
@@ -379,8 +433,12 @@ fn new_legacy_row(
         .chain(live_flag.map(|c| ident(c)))
         .chain(e.reverse_defaults.iter().map(|(legacy, _)| ident(legacy)))
         .collect();
-    let values =
-        keys.into_iter().chain(values).chain(live_flag.map(|_| "false".to_string())).chain(defaults).collect();
+    let values = keys
+        .into_iter()
+        .chain(values)
+        .chain(live_flag.map(|_| "false".to_string()))
+        .chain(defaults)
+        .collect();
     (names, values)
 }
 
@@ -389,7 +447,9 @@ fn made_live(e: &Entity) -> Option<String> {
     let a = e.primary.alias;
     match &e.primary.soft_delete {
         Some(SoftDelete::Timestamp(c)) => Some(format!("{} = NULL", ident(c))),
-        Some(SoftDelete::Boolean(c)) => Some(format!("{0} = CASE WHEN {a}.{0} THEN false ELSE {a}.{0} END", ident(c))),
+        Some(SoftDelete::Boolean(c)) => {
+            Some(format!("{0} = CASE WHEN {a}.{0} THEN false ELSE {a}.{0} END", ident(c)))
+        }
         None => None,
     }
 }
@@ -406,7 +466,10 @@ fn removal(e: &Entity, from: &str, using: &str, matched: &str) -> String {
                 SoftDelete::Timestamp(c) => format!("{} = pg_catalog.now()", ident(c)),
                 SoftDelete::Boolean(c) => format!("{} = true", ident(c)),
             };
-            format!("UPDATE {table} {a} SET {set}{from} WHERE {matched} AND {} RETURNING 1", e.primary.live(a))
+            format!(
+                "UPDATE {table} {a} SET {set}{from} WHERE {matched} AND {} RETURNING 1",
+                e.primary.live(a)
+            )
         }
         None => format!("DELETE FROM {table} {a}{using} WHERE {matched} RETURNING 1"),
     }
@@ -429,7 +492,7 @@ pub fn fast_insert_back_one(e: &Entity) -> Option<(String, Vec<&str>)> {
     // The cf_ row `c`: its keys (uuids), written columns and the columns reverse defaults copy.
     let mut row: Vec<(&str, &str)> = e.key.iter().map(|k| (k.cf, "uuid")).collect();
     for w in &cols {
-        row.push((w.col.cf, kind(e, w)?.sql_type()));
+        row.push((w.shown(), kind(e, w)?.sql_type()));
     }
     for (_, v) in &e.reverse_defaults {
         let Some(from) = v.strip_prefix("c.") else { continue };
@@ -444,7 +507,7 @@ pub fn fast_insert_back_one(e: &Entity) -> Option<(String, Vec<&str>)> {
         e,
         &cols,
         e.key.iter().map(|k| format!("c.{}", ident(k.cf))).collect(),
-        cols.iter().map(|w| written_back(e, w, &format!("c.{}", ident(w.col.cf)))).collect(),
+        cols.iter().map(|w| written_back(e, w, &w.source("c"))).collect(),
         e.reverse_defaults.iter().map(|(_, v)| v.clone()).collect(),
     );
     let taken: Vec<String> =

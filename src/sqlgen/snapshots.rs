@@ -5,7 +5,9 @@
 //! INSTA_UPDATE=always and read `git diff`).
 
 use crate::errors::Result;
-use crate::mapping::{build_memberships, build_single, resolve, Catalog, ColumnInfo, Entity, Resolved};
+use crate::mapping::{
+    build_memberships, build_single, resolve, Catalog, ColumnInfo, Entity, Expression, Resolved,
+};
 use crate::settings::{effective, EntityKind};
 use crate::sqlgen::mirror::{fast_update, lock_statement, probe, statement, OnError, Scope, NEW_TABLE};
 use crate::sqlgen::{ids, reverse};
@@ -42,6 +44,16 @@ impl Fixed {
 }
 
 impl Catalog for Fixed {
+    fn expression(
+        &self,
+        _schema: &str,
+        _table: &str,
+        _expr: &str,
+        _cast: Option<&str>,
+    ) -> Result<std::result::Result<Expression, String>> {
+        Ok(Err("the fixed catalog reads no expressions (pg_regress 27_expressions does)".into()))
+    }
+
     fn columns(&self, schema: &str, table: &str) -> Result<Option<Vec<ColumnInfo>>> {
         Ok(self.table(schema, table).map(|t| {
             t.columns
@@ -211,7 +223,8 @@ fn entities(cat: &Fixed, settings: impl Fn(EntityKind) -> Value) -> Vec<Entity> 
     let mut problems = Vec::new();
     let mut resolved = |kind, refs: Option<(&Resolved, &Resolved)>| -> Resolved {
         let s = effective(kind, &settings(kind), &mut problems).expect("the settings parse");
-        let r = resolve(cat, None, kind, s, refs, &mut problems).expect("the fixed catalog answers");
+        let r = resolve(cat, None, Some("public"), kind, s, refs, &mut problems)
+            .expect("the fixed catalog answers");
         r.unwrap_or_else(|| panic!("{kind} does not resolve: {problems:?}"))
     };
     let u = resolved(EntityKind::Users, None);
@@ -233,7 +246,10 @@ fn statements(entities: &[Entity], i: usize) -> String {
     add("backfill removal (Scope::CfIds)", statement(e, &deps, Scope::CfIds, OnError::Record));
     add("batch (Scope::Range)", statement(e, &deps, Scope::Range { lower: true }, OnError::Record));
     add("fast path of a one-row UPDATE", crate::sqlgen::mirror::fast_update_one(e));
-    add("fast path of a one-row UPDATE, when it updated nothing", crate::sqlgen::mirror::fast_update_settled_one(e));
+    add(
+        "fast path of a one-row UPDATE, when it updated nothing",
+        crate::sqlgen::mirror::fast_update_settled_one(e),
+    );
     if e.parents.is_empty() {
         add("fast path of an UPDATE", fast_update(e));
         if e.key.len() == 1 && e.key[0].map.is_none() {
