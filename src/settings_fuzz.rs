@@ -79,6 +79,8 @@ mod tests {
                 "soft_delete",
                 "kind",
                 "columns",
+                "expressions",
+                "write_back",
                 "values",
                 "defaults",
                 "passwords",
@@ -205,7 +207,7 @@ mod tests {
     fn settings() -> impl Strategy<Value = (String, Value)> {
         let entity =
             prop::sample::select(vec!["users", "organizations", "memberships"]).prop_map(str::to_string);
-        (entity, 0..5usize, value(), word(), word(), value()).prop_map(
+        (entity, 0..6usize, value(), word(), word(), value()).prop_map(
             |(entity, how, any, key, sub, replacement)| {
                 let base = valid(&entity)[1].clone();
                 let settings = match how {
@@ -242,6 +244,26 @@ mod tests {
                             list.push(json!(key));
                         }
                         m.insert("fallbacks".into(), json!({ target: list }));
+                        Value::Object(m)
+                    }
+                    // A valid configuration with a CoreForge column read from an expression of
+                    // generated words, SQL punctuation and columns of either schema: PostgreSQL's
+                    // parser meets any text, and what it accepts must work.
+                    5 => {
+                        let mut m = valid(&entity)[key.len() % 2].as_object().cloned().unwrap_or_default();
+                        let targets = ["name", "avatar_url", "role", "plan", "created_at", "email"];
+                        let glue =
+                            [" || ", "(", ")", ", ", "'", " ", "::text", " FROM ", ";", "lower(", "--"];
+                        let target = targets[sub.len() % targets.len()];
+                        let text = format!(
+                            "{key}{}{sub}{}{key}",
+                            glue[key.len() % glue.len()],
+                            glue[(sub.len() * 3) % glue.len()]
+                        );
+                        if let Some(Value::Object(columns)) = m.get_mut("columns") {
+                            columns.remove(target);
+                        }
+                        m.insert("expressions".into(), json!({ target: text }));
                         Value::Object(m)
                     }
                     // A valid configuration with a value map entry of generated words.

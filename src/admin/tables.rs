@@ -16,11 +16,11 @@ const CF_MEMBERSHIPS: &str = include_str!("../../sql/coreforge_tables/cf_members
 
 /// The cf_ table of an entity, and the key the extension upserts on.
 fn cf_table(entity: EntityKind) -> (&'static str, &'static [&'static str]) {
-    match entity {
-        EntityKind::Users => ("cf_users", &["id"]),
-        EntityKind::Organizations => ("cf_organizations", &["id"]),
-        EntityKind::Memberships => ("cf_memberships", &["user_id", "organization_id"]),
-    }
+    let key: &'static [&'static str] = match entity {
+        EntityKind::Users | EntityKind::Organizations => &["id"],
+        EntityKind::Memberships => &["user_id", "organization_id"],
+    };
+    (entity.cf_table(), key)
 }
 
 /// Types of the columns the extension writes, as Ent creates them.

@@ -16,6 +16,8 @@ pub struct Read {
     pub sql: String,
     pub result: pg_sys::Oid,
     pub reads: Vec<String>,
+    /// Every function it calls, operators' and type conversions' included.
+    pub functions: Vec<pg_sys::Oid>,
 }
 
 /// The expression `expr` over a row of `schema.table`, cast to `cast` when given, as PostgreSQL
@@ -191,6 +193,8 @@ unsafe fn analyze_parsed(text: &CStr, relid: pg_sys::Oid) -> Result<Read, String
         let name = pg_sys::get_attname(relid, attno as pg_sys::AttrNumber, false);
         reads.push(CStr::from_ptr(name).to_string_lossy().into_owned());
     }
+    let mut functions: Vec<pg_sys::Oid> = Vec::new();
+    walk(expr, &mut functions as *mut Vec<pg_sys::Oid> as *mut std::ffi::c_void);
     let row = CString::new(Expression::ROW).expect("no NUL");
     let context = pg_sys::deparse_context_for(row.as_ptr(), relid);
     let sql = pg_sys::deparse_expression(expr, context, true, false);
@@ -198,5 +202,22 @@ unsafe fn analyze_parsed(text: &CStr, relid: pg_sys::Oid) -> Result<Read, String
         sql: CStr::from_ptr(sql).to_string_lossy().into_owned(),
         result: pg_sys::exprType(expr),
         reads,
+        functions,
     })
+}
+
+/// An expression tree walker that collects the functions of every node into the `Vec<Oid>` at
+/// `context` (`check_functions_in_node`: function calls, operators, type conversions through
+/// text, comparisons of rows and arrays).
+unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, context: *mut std::ffi::c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    pg_sys::check_functions_in_node(node, Some(collect), context);
+    pg_sys::expression_tree_walker(node, Some(walk), context)
+}
+
+unsafe extern "C-unwind" fn collect(function: pg_sys::Oid, context: *mut std::ffi::c_void) -> bool {
+    (*(context as *mut Vec<pg_sys::Oid>)).push(function);
+    false
 }

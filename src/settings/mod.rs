@@ -34,6 +34,15 @@ impl EntityKind {
         }
     }
 
+    /// The name of its cf_ table.
+    pub fn cf_table(self) -> &'static str {
+        match self {
+            EntityKind::Users => "cf_users",
+            EntityKind::Organizations => "cf_organizations",
+            EntityKind::Memberships => "cf_memberships",
+        }
+    }
+
     pub fn parse(name: &str) -> Option<EntityKind> {
         EntityKind::ALL.into_iter().find(|k| k.as_str() == name)
     }

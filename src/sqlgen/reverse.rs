@@ -380,7 +380,11 @@ pub fn fast_write_back(e: &Entity) -> Option<String> {
     let changed = |w: &Written| {
         let reads: Vec<String> =
             w.reads().iter().map(|c| format!("n.{0} IS DISTINCT FROM o.{0}", ident(c))).collect();
-        format!("({})", reads.join(" OR "))
+        if reads.len() == 1 {
+            reads.concat()
+        } else {
+            format!("({})", reads.join(" OR "))
+        }
     };
     let mut sets: Vec<String> = cols
         .iter()

@@ -46,10 +46,10 @@ impl Fixed {
 impl Catalog for Fixed {
     fn expression(
         &self,
-        _schema: &str,
-        _table: &str,
+        _table: (&str, &str),
         _expr: &str,
         _cast: Option<&str>,
+        _runs_as: (&str, &str),
     ) -> Result<std::result::Result<Expression, String>> {
         Ok(Err("the fixed catalog reads no expressions (pg_regress 27_expressions does)".into()))
     }

@@ -35,6 +35,21 @@ SELECT cf_configure('users', '{"columns": {"email": "email", "created_at": "crea
 SELECT cf_configure('users', '{"columns": {"email": "email", "created_at": "created_at"},
   "expressions": {"name": "created_at", "email": "lower(email)", "avatar_url": "cf_sync_row.first_name"}}');
 SELECT count(*) AS users_still_there FROM users;
+-- A function of a role that does not hold the rights of the cf_ table's owner, as whom the
+-- expression runs: its owner could redefine it to act with those rights. (Names outside
+-- pg_catalog are given qualified.)
+CREATE ROLE cf27_app;
+CREATE FUNCTION public.initial(t text) RETURNS text LANGUAGE sql IMMUTABLE RETURN left(t, 1) || '.';
+ALTER FUNCTION public.initial(text) OWNER TO cf27_app;
+SELECT cf_configure('users', '{"columns": {"email": "email", "created_at": "created_at"},
+  "expressions": {"name": "first_name || '' '' || public.initial(last_name)"}}');
+SELECT cf_configure('users', '{"columns": {"email": "email", "created_at": "created_at"},
+  "expressions": {"name": "first_name || '' '' || initial(last_name)"}}');
+ALTER FUNCTION public.initial(text) OWNER TO CURRENT_USER;
+SELECT cf_configure('users', '{"columns": {"email": "email", "created_at": "created_at"},
+  "expressions": {"name": "first_name || '' '' || public.initial(last_name)"}}') -> 'expressions' AS by_a_superuser;
+DROP FUNCTION public.initial(text);
+DROP ROLE cf27_app;
 -- A write-back rule needs a legacy column nothing else writes, and reads the CoreForge row.
 SELECT cf_configure('users', '{"columns": {"email": "email", "created_at": "created_at"},
   "expressions": {"name": "first_name"},
