@@ -515,6 +515,12 @@ fn expressions(
             problems.push(format!("{at}: {cf} is also in \"columns\"; give it one or the other"));
             continue;
         }
+        if cc.kind == Kind::Password {
+            problems.push(format!(
+                "{at}: {cf} is read from its column only (map it in \"columns\"): that column is redacted in the rejects, read through its encoding, and what cf_upgrade_password() checks"
+            ));
+            continue;
+        }
         // (Run where the projection is: as the owner of the cf_ table, or of the legacy table
         // until that exists.)
         let runs_as = match cf_schema {

@@ -31,9 +31,10 @@ SELECT cf_configure('users', '{"columns": {"email": "email", "created_at": "crea
   "expressions": {"name": "slug) FROM ONLY public.tenants --"}}');
 SELECT cf_configure('users', '{"columns": {"email": "email", "created_at": "created_at"},
   "expressions": {"name": "(SELECT min(name) FROM public.tenants)", "avatar_url": "first_name || random()::text",
-                  "password_hash": "max(first_name)"}}');
+                  "last_login_at": "max(created_at)"}}');
 SELECT cf_configure('users', '{"columns": {"email": "email", "created_at": "created_at"},
-  "expressions": {"name": "created_at", "email": "lower(email)", "avatar_url": "cf_sync_row.first_name"}}');
+  "expressions": {"name": "created_at", "email": "lower(email)", "avatar_url": "cf_sync_row.first_name",
+                  "password_hash": "password_hash"}}');
 SELECT count(*) AS users_still_there FROM users;
 -- A function of a role that does not hold the rights of the cf_ table's owner, as whom the
 -- expression runs: its owner could redefine it to act with those rights. (Names outside
