@@ -176,6 +176,23 @@ fn checks(e: &Entity) -> Result<Vec<Check>> {
             },
         ),
     ];
+    // Legacy tables that are a replica of another server's (a subscription writes them): the
+    // checks above compare the replica, so a replica that takes no changes is a failure of its own,
+    // and the other checks may be stale until it does.
+    if let Some(sub) = catalog::subscription_of(&e.primary.schema, &e.primary.name)? {
+        let behind = sub.behind();
+        rows.push(row(
+            "replica",
+            None,
+            None,
+            i64::from(behind.is_some()),
+            behind.is_some(),
+            match behind {
+                Some(why) => format!("{why}; the checks of {n} compare a replica that may be behind"),
+                None => format!("{} is a replica: {}", e.primary.display(), sub.describe()),
+            },
+        ));
+    }
     if !e.parents.is_empty() {
         rows.push(row(
             "orphaned",

@@ -20,7 +20,7 @@ use crate::admin::archive;
 use crate::admin::steps::{cf_tables, legacy_tables, not_null, record, refuse_failing, validate};
 use crate::db::config::entities;
 use crate::db::phase::{begin, current, lock, Phase};
-use crate::db::{rights, triggers};
+use crate::db::{catalog, rights, triggers};
 use crate::errors::{raise, Error, Result};
 use pgrx::prelude::*;
 
@@ -123,6 +123,22 @@ fn cf_cutover_impl(force: Option<bool>, reason: Option<&str>) -> Result<String> 
         return Err(Error::out_of_order(format!("coreforge_sync: cannot cut over: sync is off for {}", off.join(", ")))
 .detail("During cutover the legacy writes of instances not yet switched keep being mirrored into CoreForge.")
 .hint("SELECT cf_enable_sync(); then CALL cf_backfill(); and check SELECT * FROM cf_validation_report();"));
+    }
+    // A replica's rows come from the legacy server: the reverse sync would write CoreForge's changes
+    // into the replica only, where the subscription overwrites them or stops on them.
+    let mut replicas = Vec::new();
+    for e in &entities {
+        if let Some(sub) = catalog::subscription_of(&e.primary.schema, &e.primary.name)? {
+            replicas.push(format!("{} (subscription {})", e.primary.display(), sub.name));
+        }
+    }
+    if !replicas.is_empty() {
+        return Err(Error::out_of_order(format!(
+            "coreforge_sync: cannot cut over: the legacy tables here are replicas of another server's: {}",
+            replicas.join(", ")
+        ))
+        .detail("The reverse sync would write CoreForge's changes into the replicas, not into the legacy server.")
+        .hint("Cutover across servers is not built yet (docs/remote.md); stay in side_by_side, or cut over on the legacy server."));
     }
     let problems = reverse::problems(&entities)?;
     if !problems.is_empty() {

@@ -236,3 +236,65 @@ fn column_names(schema: &str, table: &str, cond: &str) -> Result<Vec<String>> {
     .map(Option::unwrap_or_default)
     .map_err(Error::from)
 }
+
+/// A logical replication subscription that writes a legacy table (the legacy tables are a replica
+/// of another server's: `docs/remote.md`), and how it is doing as this server sees it.
+pub struct Subscription {
+    pub name: String,
+    pub enabled: bool,
+    /// Whether its apply worker runs.
+    pub streaming: bool,
+    /// The table's own state in it: `r` ready (copied, then applied), else its initial copy is not
+    /// done (`i`, `d`, `f`, `s`).
+    pub table_state: String,
+    /// Seconds since the last message from the publisher (None without a worker).
+    pub silent_for: Option<f64>,
+}
+
+/// The subscription that writes `schema.table`, None when no subscription does.
+pub fn subscription_of(schema: &str, table: &str) -> Result<Option<Subscription>> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT s.subname::text, s.subenabled, st.pid IS NOT NULL, r.srsubstate::text, \
+                    pg_catalog.date_part('epoch', pg_catalog.now() - st.last_msg_receipt_time) \
+             FROM pg_catalog.pg_subscription_rel r \
+             JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid \
+             JOIN pg_catalog.pg_class c ON c.oid = r.srrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_catalog.pg_stat_subscription st ON st.subid = s.oid AND st.relid IS NULL \
+             WHERE n.nspname = $1 AND c.relname = $2 ORDER BY s.subname LIMIT 1",
+            None,
+            &[schema.into(), table.into()],
+        )?;
+        Ok(rows.into_iter().next().map(|r| Subscription {
+            name: r.get::<String>(1).ok().flatten().unwrap_or_default(),
+            enabled: r.get::<bool>(2).ok().flatten().unwrap_or(false),
+            streaming: r.get::<bool>(3).ok().flatten().unwrap_or(false),
+            table_state: r.get::<String>(4).ok().flatten().unwrap_or_default(),
+            silent_for: r.get::<f64>(5).ok().flatten(),
+        }))
+    })
+}
+
+impl Subscription {
+    /// Why the replica may not hold what the legacy server holds, None while it streams.
+    pub fn behind(&self) -> Option<String> {
+        if !self.enabled {
+            Some(format!("subscription {} is disabled: the replica takes no changes", self.name))
+        } else if self.table_state != "r" {
+            Some(format!("subscription {} has not finished copying this table (state {})", self.name, self.table_state))
+        } else if !self.streaming {
+            Some(format!("subscription {} has no apply worker running (see the server log)", self.name))
+        } else {
+            None
+        }
+    }
+
+    /// How it stands, in words.
+    pub fn describe(&self) -> String {
+        match (self.behind(), self.silent_for) {
+            (Some(why), _) => why,
+            (None, Some(s)) => format!("subscription {} streaming, last message {s:.1} s ago", self.name),
+            (None, None) => format!("subscription {} streaming", self.name),
+        }
+    }
+}
