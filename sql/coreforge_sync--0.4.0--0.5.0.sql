@@ -5,7 +5,8 @@
 -- cf_password_report() gains the columns upgradable and upgraded; password_format() recognises
 -- Django's argon2$..., bcrypt$... and bcrypt_sha256$... hashes; coreforge_sync.fits() and
 -- canonical() let cf_configure() check the values of the new setting "reverse_defaults" and the
--- keys of value maps over boolean, number and enum columns. (The users' new setting
+-- keys of value maps over boolean, number and enum columns; cf_status() gains the column replica.
+-- (The users' new setting
 -- "password_encoding" needs no object.) The sync triggers' functions take their rights and settings themselves
 -- (at the end). tests/upgrade.sh checks that an updated install equals a fresh one.
 \echo Use "ALTER EXTENSION coreforge_sync UPDATE TO '0.5.0'" to load this file. \quit
@@ -131,6 +132,28 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'cf_password_report_wrapper';
 ALTER FUNCTION @extschema@.cf_password_report() SET jit = off;
 
+-- cf_status() gains the column replica: the state of the subscription that writes a legacy table
+-- that is a replica of another server's (docs/remote.md). A new result column is a new function.
+DROP FUNCTION @extschema@.cf_status();
+CREATE FUNCTION @extschema@."cf_status"() RETURNS TABLE (
+	"entity" TEXT,  /* String */
+	"legacy_table" TEXT,  /* String */
+	"coreforge_table" TEXT,  /* String */
+	"sync_enabled" bool,  /* bool */
+	"legacy_rows" bigint,  /* i64 */
+	"legacy_live_rows" bigint,  /* i64 */
+	"coreforge_rows" bigint,  /* i64 */
+	"last_sync" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"last_sync_rows" bigint,  /* Option < i64 > */
+	"replica" TEXT  /* Option < String > */
+)
+STRICT
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'cf_status_wrapper';
+ALTER FUNCTION @extschema@.cf_status() SET jit = off;
+REVOKE ALL ON ROUTINE @extschema@.cf_status() FROM PUBLIC;
+
 -- As finalize.sql does for every routine: no EXECUTE for PUBLIC; the two that write run as the
 -- extension's owner.
 REVOKE ALL ON ROUTINE coreforge_sync.password_upgradable(text) FROM PUBLIC;
@@ -156,7 +179,7 @@ BEGIN
         EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE coreforge_sync.password_upgradable(text), '
             'coreforge_sync.fits(jsonb, pg_catalog.regtype), coreforge_sync.canonical(text, pg_catalog.regtype), '
             '@extschema@.cf_upgrade_password(uuid, text), @extschema@.cf_forget_legacy_passwords(boolean), '
-            '@extschema@.cf_password_report() TO %s', r.role);
+            '@extschema@.cf_password_report(), @extschema@.cf_status() TO %s', r.role);
         EXECUTE pg_catalog.format('GRANT SELECT ON coreforge_sync.legacy_passwords, coreforge_sync.password_upgrades TO %s', r.role);
     END LOOP;
 END

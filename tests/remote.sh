@@ -132,6 +132,8 @@ writers "$SOAK"
 "${C[@]}" -c "SET client_min_messages = warning" -c "CALL cf_backfill()" >/dev/null
 stop_writers
 in_step "the backfill with writers on L"
+case "$(cq "SELECT replica FROM cf_status() WHERE entity = 'memberships'")" in
+    "subscription coreforge_identity streaming"*) ;; *) fail "cf_status() does not show the subscription streaming" ;; esac
 
 # ---- the faults --------------------------------------------------------------------------------
 writers "$SOAK"

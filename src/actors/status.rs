@@ -1,6 +1,7 @@
-//! `cf_status()`: per entity, its tables, whether sync is on, row counts and the last backfill.
+//! `cf_status()`: per entity, its tables, whether sync is on, row counts, the last backfill, and,
+//! for a legacy table that is a replica of another server's, its subscription's state.
 
-use crate::db::{config, triggers};
+use crate::db::{catalog, config, triggers};
 use crate::errors::{raise, Result};
 use pgrx::prelude::*;
 
@@ -18,6 +19,7 @@ fn cf_status() -> TableIterator<
         name!(coreforge_rows, i64),
         name!(last_sync, Option<TimestampWithTimeZone>),
         name!(last_sync_rows, Option<i64>),
+        name!(replica, Option<String>),
     ),
 > {
     raise((|| -> Result<_> {
@@ -44,6 +46,7 @@ fn cf_status() -> TableIterator<
                 cf_rows,
                 last,
                 written,
+                catalog::subscription_of(&e.primary.schema, &e.primary.name)?.map(|s| s.describe()),
             ));
         }
         Ok(TableIterator::new(rows))

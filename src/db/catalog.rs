@@ -281,7 +281,10 @@ impl Subscription {
         if !self.enabled {
             Some(format!("subscription {} is disabled: the replica takes no changes", self.name))
         } else if self.table_state != "r" {
-            Some(format!("subscription {} has not finished copying this table (state {})", self.name, self.table_state))
+            Some(format!(
+                "subscription {} has not finished copying this table (state {})",
+                self.name, self.table_state
+            ))
         } else if !self.streaming {
             Some(format!("subscription {} has no apply worker running (see the server log)", self.name))
         } else {
