@@ -5,7 +5,8 @@
 -- cf_password_report() gains the columns upgradable and upgraded; password_format() recognises
 -- Django's argon2$..., bcrypt$... and bcrypt_sha256$... hashes; coreforge_sync.fits() and
 -- canonical() let cf_configure() check the values of the new setting "reverse_defaults" and the
--- keys of value maps over boolean, number and enum columns; cf_status() gains the column replica.
+-- keys of value maps over boolean, number and enum columns; cf_status() gains the column replica,
+-- and cf_validation_report(legacy_schema) validates against foreign tables of the legacy server's.
 -- (The users' new setting
 -- "password_encoding" needs no object.) The sync triggers' functions take their rights and settings themselves
 -- (at the end). tests/upgrade.sh checks that an updated install equals a fresh one.
@@ -154,6 +155,25 @@ AS 'MODULE_PATHNAME', 'cf_status_wrapper';
 ALTER FUNCTION @extschema@.cf_status() SET jit = off;
 REVOKE ALL ON ROUTINE @extschema@.cf_status() FROM PUBLIC;
 
+-- cf_validation_report(legacy_schema): the validation with the legacy tables read as foreign tables
+-- of the legacy server's (postgres_fdw), for legacy tables on another server (docs/remote.md).
+CREATE FUNCTION @extschema@."cf_validation_report"(
+	"legacy_schema" TEXT /* Option < & str > */
+) RETURNS TABLE (
+	"entity" TEXT,  /* String */
+	"check_name" TEXT,  /* String */
+	"legacy_count" bigint,  /* Option < i64 > */
+	"coreforge_count" bigint,  /* Option < i64 > */
+	"discrepancies" bigint,  /* i64 */
+	"status" TEXT,  /* String */
+	"detail" TEXT  /* String */
+)
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'cf_validation_report_in_wrapper';
+ALTER FUNCTION @extschema@.cf_validation_report(text) SET jit = off;
+REVOKE ALL ON ROUTINE @extschema@.cf_validation_report(text) FROM PUBLIC;
+
 -- As finalize.sql does for every routine: no EXECUTE for PUBLIC; the two that write run as the
 -- extension's owner.
 REVOKE ALL ON ROUTINE coreforge_sync.password_upgradable(text) FROM PUBLIC;
@@ -179,7 +199,7 @@ BEGIN
         EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE coreforge_sync.password_upgradable(text), '
             'coreforge_sync.fits(jsonb, pg_catalog.regtype), coreforge_sync.canonical(text, pg_catalog.regtype), '
             '@extschema@.cf_upgrade_password(uuid, text), @extschema@.cf_forget_legacy_passwords(boolean), '
-            '@extschema@.cf_password_report(), @extschema@.cf_status() TO %s', r.role);
+            '@extschema@.cf_password_report(), @extschema@.cf_status(), @extschema@.cf_validation_report(text) TO %s', r.role);
         EXECUTE pg_catalog.format('GRANT SELECT ON coreforge_sync.legacy_passwords, coreforge_sync.password_upgrades TO %s', r.role);
     END LOOP;
 END

@@ -41,6 +41,7 @@ ALTER FUNCTION @extschema@.cf_sync_memberships() SET jit = off;
 ALTER FUNCTION @extschema@.cf_sync_all() SET jit = off;
 ALTER FUNCTION coreforge_sync.backfill_batch(text) SET jit = off;
 ALTER FUNCTION @extschema@.cf_validation_report() SET jit = off;
+ALTER FUNCTION @extschema@.cf_validation_report(text) SET jit = off;
 ALTER FUNCTION @extschema@.cf_missing(text) SET jit = off;
 ALTER FUNCTION @extschema@.cf_mismatches(text) SET jit = off;
 ALTER FUNCTION @extschema@.cf_extra(text) SET jit = off;

@@ -13,6 +13,8 @@
 #   - C stopped with -m immediate during apply, then started;
 #   - L stopped under load, then started;
 #   - a replicated row that cannot be mirrored: rejected with its reason, the apply worker goes on.
+# The validation across the servers (postgres_fdw foreign tables of L's tables on C) runs in every
+# in-step check after the backfill, and finds what the replica missed while disabled.
 # Then cutover is refused: the reverse sync would write into the replica, not into L.
 #
 #   bash tests/remote.sh                 (scripts/test.sh runs it; about two minutes)
@@ -121,6 +123,10 @@ in_step() {
     local failing
     failing=$(cq "SELECT string_agg(format('%s.%s %s', entity, check_name, discrepancies), ', ') FROM cf_validation_report() WHERE status = 'fail' AND check_name <> 'rejected'")
     [ -z "$failing" ] || fail "$1: the validation fails: $failing"
+    if [ -n "${FDW:-}" ]; then
+        failing=$(cq "SELECT string_agg(format('%s.%s %s', entity, check_name, discrepancies), ', ') FROM cf_validation_report('legacy_remote') WHERE status = 'fail' AND check_name <> 'rejected'")
+        [ -z "$failing" ] || fail "$1: the validation against L itself fails: $failing"
+    fi
     local written
     written=$(cq "SELECT sum(inserted + updated + deleted) FROM cf_sync_all()" 2>/dev/null)
     [ "$written" = 0 ] || fail "$1: a fresh backfill wrote $written rows: the mirror had missed them"
@@ -135,6 +141,30 @@ in_step "the backfill with writers on L"
 case "$(cq "SELECT replica FROM cf_status() WHERE entity = 'memberships'")" in
     "subscription coreforge_identity streaming"*) ;; *) fail "cf_status() does not show the subscription streaming" ;; esac
 
+# The validation across the servers: L's tables as foreign tables on C (postgres_fdw, fetched 10,000
+# rows at a time), the same checks against L itself. Timed against the local one (the replica).
+"${C[@]}" >/dev/null <<SQL
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER legacy_server FOREIGN DATA WRAPPER postgres_fdw
+    OPTIONS (host '$L_HOST', port '$L_PORT', dbname 'legacy', fetch_size '10000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER legacy_server OPTIONS (user 'postgres');
+CREATE SCHEMA legacy_remote;
+IMPORT FOREIGN SCHEMA public LIMIT TO (users, tenants, tenant_members) FROM SERVER legacy_server INTO legacy_remote;
+SQL
+FDW=1
+timed() { # timed SQL: milliseconds of the best of 3 runs
+    "${C[@]}" -At <<SQL | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sort -n | head -1
+\timing on
+\o /dev/null
+$1;
+$1;
+$1;
+SQL
+}
+local_ms=$(timed "SELECT count(*) FROM cf_validation_report()")
+remote_ms=$(timed "SELECT count(*) FROM cf_validation_report('legacy_remote')")
+echo "-- the validation against L through postgres_fdw: ${remote_ms} ms, against the replica: ${local_ms} ms ($(cq "SELECT count(*) FROM cf_users") users)"
+
 # ---- the faults --------------------------------------------------------------------------------
 writers "$SOAK"
 sleep 1
@@ -143,6 +173,10 @@ sleep 1
 detail=$(cq "SELECT detail FROM cf_validation_report() WHERE entity = 'users' AND check_name = 'replica' AND status = 'fail'")
 case "$detail" in *"is disabled"*) ;; *) fail "a disabled subscription is not reported: '$detail'" ;; esac
 stop_writers
+# L went on without the replica: the validation against L itself names what CoreForge lacks.
+behind=$(cq "SELECT coalesce(sum(discrepancies), 0) FROM cf_validation_report('legacy_remote') WHERE status = 'fail' AND check_name IN ('missing', 'extra', 'mismatched')")
+[ "$behind" -gt 0 ] || fail "the validation against L does not see what the disabled replica missed"
+echo "-- with the subscription disabled: the replica check fails, the validation against L finds $behind rows CoreForge does not hold yet"
 cq "ALTER SUBSCRIPTION coreforge_identity ENABLE"
 in_step "the subscription disabled and enabled again"
 

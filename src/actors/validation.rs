@@ -3,7 +3,7 @@
 //! validation checks exactly what the backfill and the triggers write.
 
 use crate::db::{catalog, config, state};
-use crate::errors::{raise, Result};
+use crate::errors::{raise, Error, Result};
 use crate::mapping::{problem_message, Entity};
 use crate::quote::{ident, literal};
 use crate::settings::EntityKind;
@@ -224,6 +224,39 @@ fn cf_validation_report() -> TableIterator<
     raise((|| -> Result<_> {
         let mut rows = Vec::new();
         for e in &config::entities()? {
+            rows.extend(checks(e)?.into_iter().map(Check::row));
+        }
+        Ok(TableIterator::new(rows))
+    })())
+}
+
+/// `cf_validation_report()` with the legacy tables read in `legacy_schema`: foreign tables
+/// (postgres_fdw) of the legacy server's own tables, under their names, for the legacy tables on
+/// another server (docs/remote.md). The same checks, between CoreForge here and the legacy server
+/// itself rather than its replica here.
+#[pg_extern(name = "cf_validation_report")]
+#[search_path(pg_catalog, pg_temp)]
+fn cf_validation_report_in(
+    legacy_schema: Option<&str>,
+) -> TableIterator<
+    'static,
+    (
+        name!(entity, String),
+        name!(check_name, String),
+        name!(legacy_count, Option<i64>),
+        name!(coreforge_count, Option<i64>),
+        name!(discrepancies, i64),
+        name!(status, String),
+        name!(detail, String),
+    ),
+> {
+    raise((|| -> Result<_> {
+        let Some(schema) = legacy_schema.filter(|s| !s.is_empty()) else {
+            return Err(Error::null_value("coreforge_sync: legacy_schema must not be NULL or empty")
+                .hint("Give the schema of the foreign tables of the legacy server's tables, e.g. SELECT * FROM cf_validation_report('legacy_remote');"));
+        };
+        let mut rows = Vec::new();
+        for e in &config::reading_from(schema, config::entities)? {
             rows.extend(checks(e)?.into_iter().map(Check::row));
         }
         Ok(TableIterator::new(rows))

@@ -7,14 +7,22 @@ use crate::mapping::{Catalog, ColumnInfo, Entity, Expression};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-/// The catalog of the database the extension runs in, as the mapping reads it.
-pub struct Live;
+/// The catalog of the database the extension runs in, as the mapping reads it. `foreign`: the
+/// legacy tables are read as foreign tables of the legacy server's (a validation across servers,
+/// `config::reading_from`), whose keys and foreign keys are the legacy server's, not in this
+/// catalog: they are taken as configured.
+pub struct Live {
+    pub foreign: bool,
+}
 
 impl Catalog for Live {
     fn columns(&self, schema: &str, table: &str) -> Result<Option<Vec<ColumnInfo>>> {
-        table_columns(schema, table)
+        columns_of(schema, table, if self.foreign { "'r', 'p', 'f'" } else { "'r', 'p'" })
     }
     fn unique_index(&self, schema: &str, table: &str, columns: &[String]) -> Result<Option<Vec<String>>> {
+        if self.foreign {
+            return Ok(Some(columns.to_vec()));
+        }
         unique_index_columns(schema, table, columns)
     }
     fn new_value(&self, schema: &str, table: &str, column: &str) -> Result<Option<String>> {
@@ -35,6 +43,9 @@ impl Catalog for Live {
         ref_schema: &str,
         ref_table: &str,
     ) -> Result<bool> {
+        if self.foreign {
+            return Ok(false);
+        }
         Ok(Spi::get_one_with_args::<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c \
                JOIN pg_catalog.pg_class r ON r.oid = c.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
@@ -110,10 +121,15 @@ impl Catalog for Live {
 
 /// The columns of `schema.table`, or None when there is no such table.
 pub fn table_columns(schema: &str, table: &str) -> Result<Option<Vec<ColumnInfo>>> {
+    columns_of(schema, table, "'r', 'p'")
+}
+
+/// The columns of `schema.table` of one of the relation kinds `relkinds` (SQL literals).
+fn columns_of(schema: &str, table: &str, relkinds: &str) -> Result<Option<Vec<ColumnInfo>>> {
     Spi::connect(|client| {
         let rows = client
             .select(
-                "SELECT a.attname::text, t.typname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+                &format!("SELECT a.attname::text, t.typname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
                         t.typcategory::text, a.attnotnull, \
                         CASE WHEN a.atttypid = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'pg_catalog.bpchar' \
                              ELSE pg_catalog.format_type(a.atttypid, NULL) END \
@@ -121,7 +137,8 @@ pub fn table_columns(schema: &str, table: &str) -> Result<Option<Vec<ColumnInfo>
                  JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
                  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped \
                  LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
-                 WHERE n.nspname = $1 AND r.relname = $2 AND r.relkind IN ('r', 'p')",
+                 WHERE n.nspname = $1 AND r.relname = $2 AND r.relkind IN ({relkinds})"
+                ),
                 None,
                 &[schema.into(), table.into()],
             )?;

@@ -40,8 +40,32 @@ pub fn settings(entity: EntityKind) -> Result<Settings> {
     })
 }
 
-/// The schema the legacy tables are read in while archived, None otherwise.
+thread_local! {
+    /// The schema `reading_from` reads the legacy tables in, while it runs.
+    static READING_FROM: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with the legacy tables read in `schema` instead of where they are: foreign tables of
+/// the legacy server's (postgres_fdw), for a validation across servers. The entities `f` builds
+/// read those; nothing else changes.
+pub fn reading_from<R>(schema: &str, f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            READING_FROM.with(|r| r.borrow_mut().take());
+        }
+    }
+    READING_FROM.with(|r| *r.borrow_mut() = Some(schema.to_string()));
+    let _reset = Reset;
+    f()
+}
+
+/// The schema the legacy tables are read in: `reading_from`'s, or the archive while archived;
+/// None: where they are configured.
 fn reading_schema() -> Result<Option<String>> {
+    if let Some(schema) = READING_FROM.with(|r| r.borrow().clone()) {
+        return Ok(Some(schema));
+    }
     state::setting("archive_schema")
 }
 
@@ -52,8 +76,9 @@ pub fn resolve_live(
     refs: Option<(&Resolved, &Resolved)>,
     problems: &mut Vec<String>,
 ) -> Result<Option<Resolved>> {
+    let live = Live { foreign: READING_FROM.with(|r| r.borrow().is_some()) };
     resolve(
-        &Live,
+        &live,
         reading_schema()?.as_deref(),
         state::setting("cf_schema")?.as_deref(),
         entity,
