@@ -4,7 +4,6 @@
 use crate::db::spi::optional;
 use crate::errors::{Error, Result};
 use crate::mapping::{Catalog, ColumnInfo, Entity, Expression};
-use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 /// The catalog of the database the extension runs in, as the mapping reads it. `foreign`: the
@@ -63,30 +62,24 @@ impl Catalog for Live {
         (schema, table): (&str, &str),
         expr: &str,
         cast: Option<&str>,
-        (owner_schema, owner_table): (&str, &str),
     ) -> Result<std::result::Result<Expression, String>> {
         let read = match crate::db::expression::read(schema, table, expr, cast) {
             Ok(read) => read,
             Err(why) => return Ok(Err(why)),
         };
-        // A function outside pg_catalog runs as the owner of the table `runs_as`: its own owner
-        // could redefine it, so that owner must hold those rights already (a superuser, that
-        // owner, or a member of it).
-        let oids: Vec<pg_sys::Oid> = read.functions.clone();
+        // A function outside pg_catalog is called by the triggers, the backfill and the validation,
+        // with the rights of whoever runs them (a table's owner, the extension's owner, a superuser
+        // validating): only a superuser's, which nobody else can redefine, is safe to call.
         let untrusted = Spi::get_one_with_args::<String>(
             "SELECT pg_catalog.string_agg(pg_catalog.format('%s (owned by %s)', p.oid::pg_catalog.regprocedure, \
                       pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(p.proowner))), ', ' ORDER BY p.oid) \
              FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles o ON o.oid = p.proowner \
-             WHERE p.oid = ANY ($1) AND p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace AND NOT o.rolsuper \
-               AND NOT COALESCE((SELECT pg_catalog.pg_has_role(p.proowner, c.relowner, 'USAGE') \
-                      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                      WHERE n.nspname = $2 AND c.relname = $3), false)",
-            &[oids.into(), owner_schema.into(), owner_table.into()],
+             WHERE p.oid = ANY ($1) AND p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace AND NOT o.rolsuper",
+            &[read.functions.clone().into()],
         )?;
         if let Some(functions) = untrusted {
             return Ok(Err(format!(
-                "it calls {functions}, which would run as the owner of {}: only functions of a superuser or of a role holding that owner's rights may be called (the function's owner could change it)",
-                format!("{owner_schema}.{owner_table}")
+                "it calls {functions}: a function outside pg_catalog must belong to a superuser (it runs in the sync, the backfill and the validation with the rights of whoever runs them, and its owner could redefine it)"
             )));
         }
         let (type_name, type_display, category, type_base) = Spi::connect(|client| {

@@ -53,7 +53,8 @@ pub fn read(schema: &str, table: &str, expr: &str, cast: Option<&str>) -> Result
 }
 
 /// Runs `f` in an internal subtransaction (PL/pgSQL's exception block, `pl_exec.c`): an error
-/// PostgreSQL raises inside rolls the subtransaction back and comes out as its message.
+/// PostgreSQL raises inside rolls the subtransaction back and comes out as its message (a Rust
+/// panic is raised on, after the rollback).
 fn in_subtransaction<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     // SAFETY: the sequence of pl_exec.c's exec_stmt_block: remember the memory context and
     // resource owner, begin, run; release on success, roll back on error, and restore both.
@@ -76,12 +77,13 @@ fn in_subtransaction<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, Stri
             pg_sys::RollbackAndReleaseCurrentSubTransaction();
             pg_sys::MemoryContextSwitchTo(context);
             pg_sys::CurrentResourceOwner = owner;
-            Err(match e {
+            match e {
                 pg_sys::panic::CaughtError::PostgresError(r) | pg_sys::panic::CaughtError::ErrorReport(r) => {
-                    r.message().to_string()
+                    Err(r.message().to_string())
                 }
-                pg_sys::panic::CaughtError::RustPanic { ereport, .. } => ereport.message().to_string(),
-            })
+                // A bug of ours is not a problem of the configuration.
+                panic @ pg_sys::panic::CaughtError::RustPanic { .. } => panic.rethrow(),
+            }
         })
         .execute()
     }

@@ -61,15 +61,13 @@ pub trait Catalog {
     fn canonical(&self, value: &str, target: &str) -> Result<Option<String>>;
     /// The SQL expression `expr` over a row of `schema.table` (cast to the type `cast`, when
     /// given), as PostgreSQL parses and analyzes it ([`Expression`]), or why it cannot be one
-    /// (PostgreSQL's error, or what an expression may not do). It will run as the owner of the
-    /// table `runs_as`: a function it calls whose owner could change it to gain that owner's
-    /// rights is refused.
+    /// (PostgreSQL's error, or what an expression may not do, such as calling a function whose
+    /// owner could redefine it: only superusers' functions are called outside pg_catalog).
     fn expression(
         &self,
         table: (&str, &str),
         expr: &str,
         cast: Option<&str>,
-        runs_as: (&str, &str),
     ) -> Result<std::result::Result<Expression, String>>;
 }
 

@@ -475,8 +475,8 @@ pub fn resolve(
             }
         }
     }
-    let expressions = expressions(cat, entity, &s, (&schema, &table), cf_schema, problems)?;
-    let write_back = write_back(cat, entity, &s, (&schema, &table), &cols, cf_schema, problems)?;
+    let expressions = expressions(cat, entity, &s, (&schema, &table), problems)?;
+    let write_back = write_back(cat, entity, &s, &cols, cf_schema, problems)?;
     Ok(Some(Resolved {
         entity,
         settings: s,
@@ -498,7 +498,6 @@ fn expressions(
     entity: EntityKind,
     s: &Settings,
     (schema, table): (&str, &str),
-    cf_schema: Option<&str>,
     problems: &mut Vec<String>,
 ) -> Result<BTreeMap<String, Expression>> {
     let mut out = BTreeMap::new();
@@ -521,13 +520,7 @@ fn expressions(
             ));
             continue;
         }
-        // (Run where the projection is: as the owner of the cf_ table, or of the legacy table
-        // until that exists.)
-        let runs_as = match cf_schema {
-            Some(cf) => (cf, entity.cf_table()),
-            None => (schema, table),
-        };
-        match cat.expression((schema, table), expr, None, runs_as)? {
+        match cat.expression((schema, table), expr, None)? {
             Err(why) => problems.push(format!("{at}: {why}")),
             Ok(x) => {
                 // A value map reads any type as text; otherwise the result must fit the column.
@@ -553,7 +546,6 @@ fn write_back(
     cat: &dyn Catalog,
     entity: EntityKind,
     s: &Settings,
-    legacy_table: (&str, &str),
     cols: &[ColumnInfo],
     cf_schema: Option<&str>,
     problems: &mut Vec<String>,
@@ -583,8 +575,7 @@ fn write_back(
             continue;
         };
         // Read as a value of the legacy column's type: a value that cannot be is PostgreSQL's error.
-        // (Run as the legacy table's owner, as every write of it.)
-        match cat.expression((cf_schema, cf_table), expr, Some(&c.type_base), legacy_table)? {
+        match cat.expression((cf_schema, cf_table), expr, Some(&c.type_base))? {
             Err(why) => problems.push(format!("{at}: {why}")),
             Ok(x) => out.push(WriteBack { legacy: legacy.clone(), expr: x }),
         }

@@ -36,8 +36,8 @@ SELECT cf_configure('users', '{"columns": {"email": "email", "created_at": "crea
   "expressions": {"name": "created_at", "email": "lower(email)", "avatar_url": "cf_sync_row.first_name",
                   "password_hash": "password_hash"}}');
 SELECT count(*) AS users_still_there FROM users;
--- A function of a role that does not hold the rights of the cf_ table's owner, as whom the
--- expression runs: its owner could redefine it to act with those rights. (Names outside
+-- A function that is not a superuser's: its owner could redefine it, and the expression runs in the
+-- sync, the backfill and the validation with the rights of whoever runs them. (Names outside
 -- pg_catalog are given qualified.)
 CREATE ROLE cf27_app;
 CREATE FUNCTION public.initial(t text) RETURNS text LANGUAGE sql IMMUTABLE RETURN left(t, 1) || '.';
