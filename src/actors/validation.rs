@@ -221,13 +221,16 @@ fn cf_validation_report() -> TableIterator<
         name!(detail, String),
     ),
 > {
-    raise((|| -> Result<_> {
-        let mut rows = Vec::new();
-        for e in &config::entities()? {
-            rows.extend(checks(e)?.into_iter().map(Check::row));
-        }
-        Ok(TableIterator::new(rows))
-    })())
+    raise(config::entities().and_then(|entities| report(&entities)))
+}
+
+/// The rows of the validation report of `entities`.
+fn report(entities: &[Entity]) -> Result<TableIterator<'static, ReportRow>> {
+    let mut rows = Vec::new();
+    for e in entities {
+        rows.extend(checks(e)?.into_iter().map(Check::row));
+    }
+    Ok(TableIterator::new(rows))
 }
 
 /// `cf_validation_report()` with the legacy tables read in `legacy_schema`: foreign tables
@@ -255,11 +258,7 @@ fn cf_validation_report_in(
             return Err(Error::null_value("coreforge_sync: legacy_schema must not be NULL or empty")
                 .hint("Give the schema of the foreign tables of the legacy server's tables, e.g. SELECT * FROM cf_validation_report('legacy_remote');"));
         };
-        let mut rows = Vec::new();
-        for e in &config::reading_from(schema, config::entities)? {
-            rows.extend(checks(e)?.into_iter().map(Check::row));
-        }
-        Ok(TableIterator::new(rows))
+        report(&config::reading_from(schema, config::entities)?)
     })())
 }
 

@@ -356,12 +356,7 @@ pub fn resolve(
     for (legacy, v) in &s.reverse_defaults {
         let at = format!("\"reverse_defaults\".{legacy}");
         let Some(c) = column(legacy, &at, problems) else { continue };
-        let written = s.columns.values().any(|l| l == legacy)
-            || s.write_back.contains_key(legacy)
-            || s.id.as_ref().is_some_and(|i| &i.column == legacy)
-            || s.soft_delete.as_ref().is_some_and(|sd| &sd.column == legacy)
-            || [&s.user_ref, &s.organization_ref].iter().any(|r| r.as_deref() == Some(legacy.as_str()));
-        if written {
+        if s.writes_back(legacy) || s.write_back.contains_key(legacy) {
             problems.push(format!(
                 "{at}: the reverse sync writes {legacy} already (a mapped column, a key or the soft-delete column)"
             ));
@@ -558,11 +553,7 @@ fn write_back(
             problems.push(format!("{at}: {} has no column {}", s.table, ident(legacy)));
             continue;
         };
-        let written = s.columns.values().any(|l| l == legacy)
-            || s.id.as_ref().is_some_and(|i| &i.column == legacy)
-            || s.soft_delete.as_ref().is_some_and(|sd| &sd.column == legacy)
-            || [&s.user_ref, &s.organization_ref].iter().any(|r| r.as_deref() == Some(legacy.as_str()));
-        if written {
+        if s.writes_back(legacy) {
             problems.push(format!(
                 "{at}: the reverse sync writes {legacy} already (a mapped column, a key or the soft-delete column)"
             ));

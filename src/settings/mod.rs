@@ -134,6 +134,15 @@ impl Settings {
     pub fn maps(&self, cf: &str) -> bool {
         self.columns.contains_key(cf) || self.expressions.contains_key(cf)
     }
+
+    /// Whether the reverse sync writes the legacy column `legacy` as a mapped column, a key, the
+    /// soft-delete column or a membership's reference (so no other rule may write it).
+    pub fn writes_back(&self, legacy: &str) -> bool {
+        self.columns.values().any(|l| l == legacy)
+            || self.id.as_ref().is_some_and(|i| i.column == legacy)
+            || self.soft_delete.as_ref().is_some_and(|sd| sd.column == legacy)
+            || [&self.user_ref, &self.organization_ref].iter().any(|r| r.as_deref() == Some(legacy))
+    }
 }
 
 /// The migration guide's tables: the settings of an entity nobody configured.
